@@ -1,0 +1,242 @@
+"""Errors of the Call API boundary, and how each one is handled.
+
+The tree::
+
+    CallApiError                    anything that went wrong talking to the Call API
+    ├── InvalidParams               our own check refused the parameters; nothing was sent
+    ├── TransportError              no JSON-RPC answer came back
+    │   ├── NotSentError            surely never reached the provider (refused, DNS, connect)
+    │   ├── AmbiguousError          may have reached it (read timeout, connection cut after sending)
+    │   └── BadReplyError           an answer that is not a JSON-RPC reply (HTTP 5xx, HTML, garbage)
+    └── ApiError                    the provider answered with a JSON-RPC error object
+        ├── TransientApiError       internal_error and the like: try again later
+        ├── RateLimitError          limit_exceeded: wait `retry_after` seconds, costs no attempt
+        ├── AuthError               access_token_* / auth_error
+        ├── ContactError            this contact can never be called
+        │   └── BlacklistedError    contact_in_blacklist
+        ├── CampaignError           the campaign cannot go on (unknown number, scenario, ...)
+        └── RequestError            the request itself is wrong (a bug on our side)
+
+Errors are classified by **mnemonic**, never by code alone: the docs give `contact_in_blacklist`
+as -32602 on some pages and -32002 on others. An unknown mnemonic falls back to its code group.
+Every class has exactly one `Handling`, which the dialing engine acts on.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from dialer.callapi.limits import Limits
+
+
+class Handling(enum.StrEnum):
+    """What the dialer does about an error."""
+
+    TRANSIENT = "transient"  # retry with capped, jittered backoff
+    AMBIGUOUS = "ambiguous"  # the call may exist: look it up, never blindly redial
+    RATE = "rate"  # wait for the reset the provider names
+    AUTH = "auth"  # log in again once, then fatal for the campaign
+    CONTACT = "contact"  # this contact ends
+    CAMPAIGN = "campaign"  # pause the campaign with the reason
+    REQUEST = "request"  # a bug in what we sent: pause the campaign, lose nothing
+
+
+class CallApiError(Exception):
+    """Base of every error raised by the Call API client."""
+
+    handling: Handling = Handling.REQUEST
+
+
+class InvalidParams(CallApiError, ValueError):
+    """The parameters fail the method's schema from the docs; raised before anything is sent."""
+
+    handling = Handling.REQUEST
+
+    def __init__(self, method: str, field: str, mnemonic: str, message: str) -> None:
+        self.method = method
+        self.field = field
+        self.mnemonic = mnemonic
+        self.message = message
+        super().__init__(f"{method}: {field}: {message}")
+
+
+class TransportError(CallApiError):
+    """No JSON-RPC reply came back."""
+
+    handling = Handling.TRANSIENT
+
+
+class NotSentError(TransportError):
+    """The request surely never reached the provider."""
+
+
+class AmbiguousError(TransportError):
+    """The request may have reached the provider; its effect is unknown."""
+
+    handling = Handling.AMBIGUOUS
+
+
+class BadReplyError(TransportError):
+    """The provider answered, but not with a JSON-RPC reply (HTTP 5xx, HTML, not JSON)."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class ApiError(CallApiError):
+    """A JSON-RPC error object from the provider."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        mnemonic: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+        params: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.mnemonic = mnemonic
+        self.field = field
+        self.value = value
+        self.params = params or {}
+        self.limits = limits
+        where = f" ({field})" if field else ""
+        super().__init__(f"{mnemonic or code}: {message}{where}")
+
+
+class TransientApiError(ApiError):
+    """The provider failed internally; the same request may succeed later."""
+
+    handling = Handling.TRANSIENT
+
+
+class RateLimitError(ApiError):
+    """`limit_exceeded`: the points budget is spent until the reset."""
+
+    handling = Handling.RATE
+
+    @property
+    def limit_type(self) -> str:
+        """`minute` or `day`, as the provider names it (defaults to `minute`)."""
+        kind = str(self.params.get("limit_type") or "minute")
+        return "day" if "day" in kind else "minute"
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until the exhausted budget resets, when the reply said."""
+        if self.limits is None:
+            return None
+        return self.limits.day_reset if self.limit_type == "day" else self.limits.minute_reset
+
+
+class AuthError(ApiError):
+    """The credentials were refused."""
+
+    handling = Handling.AUTH
+
+
+class ContactError(ApiError):
+    """This contact can never be called with these parameters."""
+
+    handling = Handling.CONTACT
+
+
+class BlacklistedError(ContactError):
+    """The contact is on the account's blacklist."""
+
+
+class CampaignError(ApiError):
+    """The campaign cannot go on until someone fixes its definition or the account."""
+
+    handling = Handling.CAMPAIGN
+
+
+class RequestError(ApiError):
+    """The request is malformed: a bug on our side, not the contact's fault."""
+
+    handling = Handling.REQUEST
+
+
+MNEMONICS: dict[str, type[ApiError]] = {
+    "internal_error": TransientApiError,
+    "limit_exceeded": RateLimitError,
+    "access_token_expired": AuthError,
+    "access_token_blocked": AuthError,
+    "access_token_invalid": AuthError,
+    "auth_error": AuthError,
+    "contact_in_blacklist": BlacklistedError,
+    "own_virtual_phone_number_not_allowed": ContactError,
+    # The TTS text is filled from each contact's columns, so its length is the contact's own.
+    "tts_text_exceeded": ContactError,
+    "virtual_phone_number_not_found": CampaignError,
+    "scenario_not_found": CampaignError,
+    "media_file_not_found": CampaignError,
+    "employee_not_found": CampaignError,
+    "no_active_phone_number": CampaignError,
+    "component_disabled": CampaignError,
+    "ip_not_whitelisted": CampaignError,
+    "forbidden": CampaignError,
+    "account_inactive": CampaignError,
+    "parse_error": RequestError,
+    "invalid_request": RequestError,
+    "method_not_found": RequestError,
+    "data_type_error": RequestError,
+    "required_parameter_missed": RequestError,
+    "invalid_parameter_value": RequestError,
+    "unexpected_parameters": RequestError,
+    "invalid_parameters_combination": RequestError,
+    "character_encoding_not_allowed": RequestError,
+    "call_session_not_found": RequestError,
+    "batch_opreations_not_supported": RequestError,
+    "notifications_not_supported": RequestError,
+}
+
+# For a mnemonic we do not know: what its code group means (see the docs' "code groups").
+CODE_GROUPS: dict[int, type[ApiError]] = {
+    -32603: TransientApiError,
+    -32029: RateLimitError,
+    -32001: AuthError,
+    -32002: ContactError,  # security rules forbid this direction, or the blacklist
+    -32003: CampaignError,
+    -32007: CampaignError,
+    -32008: CampaignError,
+    -32009: CampaignError,
+}
+
+# A value error on the contact field is the contact's fault, not the campaign's.
+_CONTACT_FIELDS = frozenset({"contact"})
+_VALUE_MNEMONICS = frozenset({"invalid_parameter_value", "data_type_error"})
+
+
+def error_class(code: int, mnemonic: str | None, field: str | None = None) -> type[ApiError]:
+    """The error class for a JSON-RPC error object: by mnemonic, else by code group."""
+    if mnemonic in _VALUE_MNEMONICS and field in _CONTACT_FIELDS:
+        return ContactError
+    if mnemonic is not None and mnemonic in MNEMONICS:
+        return MNEMONICS[mnemonic]
+    return CODE_GROUPS.get(code, RequestError)
+
+
+def from_error_object(error: dict[str, Any], limits: Limits | None = None) -> ApiError:
+    """Build the typed error from a reply's `error` object."""
+    code = error.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    mnemonic = data.get("mnemonic") if isinstance(data.get("mnemonic"), str) else None
+    field = data.get("field") if isinstance(data.get("field"), str) else None
+    params = data.get("params") if isinstance(data.get("params"), dict) else None
+    cls = error_class(code, mnemonic, field)
+    return cls(
+        code=code,
+        message=str(error.get("message") or ""),
+        mnemonic=mnemonic,
+        field=field,
+        value=data.get("value"),
+        params=params,
+        limits=limits,
+    )

@@ -1,0 +1,74 @@
+"""The points budget as the provider reports it in `metadata.limits`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+_FIELDS = (
+    "day_limit",
+    "day_remaining",
+    "day_reset",
+    "minute_limit",
+    "minute_remaining",
+    "minute_reset",
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """`metadata.limits` of one reply: limits, what remains, and seconds until each resets."""
+
+    day_limit: int
+    day_remaining: int
+    day_reset: float
+    minute_limit: int
+    minute_remaining: int
+    minute_reset: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape the provider uses."""
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> Limits | None:
+        """Parse a `limits` object; None when it is absent or not all six numbers are there."""
+        if not isinstance(raw, Mapping):
+            return None
+        values: dict[str, Any] = {}
+        for name in _FIELDS:
+            value = raw.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return None
+            values[name] = value
+        return cls(
+            day_limit=int(values["day_limit"]),
+            day_remaining=int(values["day_remaining"]),
+            day_reset=float(values["day_reset"]),
+            minute_limit=int(values["minute_limit"]),
+            minute_remaining=int(values["minute_remaining"]),
+            minute_reset=float(values["minute_reset"]),
+        )
+
+
+def find_limits(body: Any) -> Limits | None:
+    """Find `metadata.limits` wherever the reply puts it (the docs do not pin it down for errors).
+
+    Looked for in `result.metadata`, top-level `metadata`, `error.metadata` and
+    `error.data.metadata`, in that order.
+    """
+    if not isinstance(body, Mapping):
+        return None
+    holders: list[Any] = [body.get("result"), body, body.get("error")]
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        holders.append(error.get("data"))
+    for holder in holders:
+        if isinstance(holder, Mapping):
+            metadata = holder.get("metadata")
+            if isinstance(metadata, Mapping):
+                limits = Limits.from_mapping(metadata.get("limits"))
+                if limits is not None:
+                    return limits
+    return None

@@ -1,0 +1,1 @@
+"""The `dialer` command line: thin commands over the modules of the package."""

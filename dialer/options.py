@@ -1,0 +1,86 @@
+"""The optional sections of a campaign: calling windows, retries and a pace cap.
+
+Parsed from the campaign file by `dialer.campaigns`, stored as JSON on `Campaign.options`, and read
+by the dispatcher and the dialing engine through `CampaignOptions.from_json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_TIMEZONE = "Europe/Moscow"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Window:
+    """When contacts may be called: weekdays (0 = Monday) and minute-of-day ranges [start, end)."""
+
+    timezone: str = DEFAULT_TIMEZONE
+    contact_timezone: bool = False  # use each contact's own zone (from its number) when known
+    days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    hours: tuple[tuple[int, int], ...] = ((0, 24 * 60),)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How many rounds a contact gets, and the delays (seconds) between them; the last repeats."""
+
+    attempts: int = 3
+    delays: tuple[float, ...] = (600.0,)
+
+    def delay_after(self, tries: int) -> float:
+        """The delay before the next round, after `tries` rounds are done (1-based)."""
+        index = min(max(tries, 1), len(self.delays)) - 1
+        return self.delays[index]
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A campaign's own cap, below the account's points limit."""
+
+    calls_per_minute: int | None = None
+
+
+@dataclass(frozen=True)
+class CampaignOptions:
+    """Everything about a campaign that is not an API parameter."""
+
+    window: Window = field(default_factory=Window)
+    retry: Retry = field(default_factory=Retry)
+    pace: Pace = field(default_factory=Pace)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON stored on `Campaign.options`."""
+        return {
+            "window": {
+                "timezone": self.window.timezone,
+                "contact_timezone": self.window.contact_timezone,
+                "days": list(self.window.days),
+                "hours": [list(h) for h in self.window.hours],
+            },
+            "retry": {"attempts": self.retry.attempts, "delays": list(self.retry.delays)},
+            "pace": {"calls_per_minute": self.pace.calls_per_minute},
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> CampaignOptions:
+        """Read what `to_json` wrote; missing sections take their defaults."""
+        raw = raw or {}
+        w = raw.get("window") or {}
+        r = raw.get("retry") or {}
+        p = raw.get("pace") or {}
+        window = Window(
+            timezone=w.get("timezone", DEFAULT_TIMEZONE),
+            contact_timezone=bool(w.get("contact_timezone", False)),
+            days=tuple(w.get("days", Window.days)),
+            hours=tuple((int(a), int(b)) for a, b in w.get("hours", Window.hours)),
+        )
+        retry = Retry(
+            attempts=int(r.get("attempts", Retry.attempts)),
+            delays=tuple(float(d) for d in r.get("delays", Retry.delays)),
+        )
+        return cls(
+            window=window, retry=retry, pace=Pace(calls_per_minute=p.get("calls_per_minute"))
+        )
