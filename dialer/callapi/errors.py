@@ -226,7 +226,8 @@ def from_error_object(error: dict[str, Any], limits: Limits | None = None) -> Ap
     """Build the typed error from a reply's `error` object."""
     code = error.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else 0
-    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    raw_data = error.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     mnemonic = data.get("mnemonic") if isinstance(data.get("mnemonic"), str) else None
     field = data.get("field") if isinstance(data.get("field"), str) else None
     params = data.get("params") if isinstance(data.get("params"), dict) else None
