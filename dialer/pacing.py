@@ -1,0 +1,141 @@
+"""The points budget of one provider account, shared by every process through one database row.
+
+A reservation is taken, under the row's lock, right before each request and given back when the
+request cost nothing (the provider charges successes only). The provider's `metadata.limits` in
+every reply correct the row: our count never stays above what the provider says remains, and the
+reset times are the provider's. The settings' limits are only the first guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dialer.callapi.limits import Limits
+from dialer.config import Settings
+from dialer.models import Budget
+
+DAY_SECONDS = 86_400.0
+# Two readings of the same window's reset differ by network latency; more than this is a new one.
+_SAME_WINDOW = dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The answer to a request for points: granted, or when to ask again."""
+
+    granted: bool
+    window_reset_at: dt.datetime  # the minute window the points were taken from
+    wait_until: dt.datetime | None = None
+    reason: str | None = None  # "minute" or "day" when refused
+
+
+def load(session: Session, settings: Settings, *, lock: bool = True) -> Budget:
+    """The account's budget row, created from the settings' guesses on first use."""
+    query = select(Budget).where(Budget.account == settings.account_key)
+    if lock:
+        query = query.with_for_update()
+    budget = session.scalars(query).one_or_none()
+    if budget is None:
+        budget = _create(session, settings)
+    return budget
+
+
+def _create(session: Session, settings: Settings) -> Budget:
+    # Concurrent first uses race to insert the row; the loser re-reads the winner's row.
+    from sqlalchemy.exc import IntegrityError
+
+    now = dt.datetime.now(dt.UTC)
+    budget = Budget(
+        account=settings.account_key,
+        minute_limit=settings.minute_limit_guess,
+        minute_remaining=settings.minute_limit_guess,
+        minute_reset_at=now + dt.timedelta(seconds=settings.window_seconds_guess),
+        day_limit=settings.day_limit_guess,
+        day_remaining=settings.day_limit_guess,
+        day_reset_at=now + dt.timedelta(seconds=DAY_SECONDS),
+        window_seconds=settings.window_seconds_guess,
+    )
+    try:
+        with session.begin_nested():
+            session.add(budget)
+    except IntegrityError:
+        return session.scalars(
+            select(Budget).where(Budget.account == settings.account_key).with_for_update()
+        ).one()
+    return budget
+
+
+def roll(budget: Budget, now: dt.datetime) -> None:
+    """Start new windows whose reset time has passed, refilled to their limits."""
+    if now >= budget.minute_reset_at:
+        budget.minute_remaining = budget.minute_limit
+        budget.minute_reset_at = now + dt.timedelta(seconds=budget.window_seconds)
+    if now >= budget.day_reset_at:
+        budget.day_remaining = budget.day_limit
+        budget.day_reset_at = now + dt.timedelta(seconds=DAY_SECONDS)
+
+
+def available(budget: Budget, cost: int, now: dt.datetime) -> int:
+    """How many requests of `cost` points the budget allows right now."""
+    roll(budget, now)
+    return max(0, min(budget.minute_remaining, budget.day_remaining) // max(cost, 1))
+
+
+def reserve(budget: Budget, cost: int, now: dt.datetime) -> Reservation:
+    """Take `cost` points for one request, or say when there will be enough."""
+    roll(budget, now)
+    if budget.day_remaining < cost:
+        return Reservation(False, budget.minute_reset_at, budget.day_reset_at, "day")
+    if budget.minute_remaining < cost:
+        return Reservation(False, budget.minute_reset_at, budget.minute_reset_at, "minute")
+    budget.minute_remaining -= cost
+    budget.day_remaining -= cost
+    return Reservation(True, budget.minute_reset_at)
+
+
+def refund(budget: Budget, cost: int, reservation: Reservation, now: dt.datetime) -> None:
+    """Give back points a request did not cost, if their window is still the current one."""
+    roll(budget, now)
+    if abs(budget.minute_reset_at - reservation.window_reset_at) <= _SAME_WINDOW:
+        budget.minute_remaining = min(budget.minute_limit, budget.minute_remaining + cost)
+    budget.day_remaining = min(budget.day_limit, budget.day_remaining + cost)
+
+
+def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.datetime) -> None:
+    """Take the provider's numbers from a reply: its limits, what remains and when it resets."""
+    budget.minute_limit = limits.minute_limit
+    budget.day_limit = limits.day_limit
+    budget.observed_at = observed_at
+    minute_reset_at = observed_at + dt.timedelta(seconds=limits.minute_reset)
+    day_reset_at = observed_at + dt.timedelta(seconds=limits.day_reset)
+    budget.minute_remaining, budget.minute_reset_at = _merge(
+        budget.minute_remaining,
+        budget.minute_reset_at,
+        limits.minute_remaining,
+        minute_reset_at,
+        now,
+    )
+    budget.day_remaining, budget.day_reset_at = _merge(
+        budget.day_remaining, budget.day_reset_at, limits.day_remaining, day_reset_at, now
+    )
+    budget.minute_remaining = min(budget.minute_remaining, budget.minute_limit)
+    budget.day_remaining = min(budget.day_remaining, budget.day_limit)
+
+
+def _merge(
+    ours: int, our_reset: dt.datetime, theirs: int, their_reset: dt.datetime, now: dt.datetime
+) -> tuple[int, dt.datetime]:
+    """Merge one window's count: the provider's reset wins, and our count never exceeds theirs."""
+    if their_reset <= now:
+        # The reply describes a window that has ended since (it crossed a reset in flight).
+        return ours, our_reset
+    if their_reset > our_reset + _SAME_WINDOW:
+        # The provider is already in a later window than ours: its count is the whole truth.
+        return theirs, their_reset
+    # Same window (or our guess of its length was too long): reservations still in flight are in
+    # our count and may not be in theirs, so the lower of the two is the safe one.
+    return min(ours, theirs), their_reset
