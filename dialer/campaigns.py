@@ -1,0 +1,296 @@
+"""Campaign files (`campaigns/*.toml`): read, validate completely, and store as a draft campaign.
+
+Everything is checked before anything is written, and every complaint names the file and the key,
+e.g. `order-ready.toml: [params].dialing_timeout: must be more than 0 and at most 120 seconds`.
+The `[params]` table holds the Call API's own parameter names; `contact`, `external_id` and
+`access_token` are the dialer's to fill for each call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dialer.callapi.errors import InvalidParams
+from dialer.callapi.methods import START_METHODS, validate_params
+from dialer.models import Campaign, CampaignState
+from dialer.options import DEFAULT_TIMEZONE, WEEKDAYS, CampaignOptions, Pace, Retry, Window
+from dialer.templates import TemplateError, placeholders, render_with
+
+TOP_LEVEL_KEYS = ("name", "method", "params", "window", "retry", "pace")
+FILLED_BY_DIALER = ("contact", "external_id", "access_token")
+MAX_NAME_LENGTH = 200
+MAX_ATTEMPTS = 100
+# Stand-ins used only to validate the file: a real-looking contact and id, and placeholder text.
+SAMPLE_CONTACT = "79260000000"
+SAMPLE_EXTERNAL_ID = "dialer-check"
+SAMPLE_TEXT = "sample"
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NAMES = {name: i for names in (WEEKDAYS, _FULL_DAYS) for i, name in enumerate(names)}
+
+
+class CampaignFileError(ValueError):
+    """A campaign file cannot be used; the message names the file and the key at fault."""
+
+
+class CampaignError(ValueError):
+    """A campaign cannot be created or changed as asked."""
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """A validated campaign file: what `create_campaign` stores."""
+
+    name: str
+    method: str
+    params: dict[str, Any]
+    options: CampaignOptions
+    source: str
+
+    @property
+    def placeholders(self) -> set[str]:
+        """The contact columns the parameters use."""
+        return placeholders(self.params)
+
+
+class _Problem(Exception):
+    # Raised by the section readers; turned into CampaignFileError with the file name on top.
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
+def load_campaign_file(path: str | Path) -> CampaignSpec:
+    """Read and validate a campaign file; raises CampaignFileError naming the file and the key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignFileError(f"{path}: cannot read the file: {exc}") from exc
+    return parse_campaign(text, str(path))
+
+
+def parse_campaign(text: str, filename: str = "<campaign>") -> CampaignSpec:
+    """Validate campaign-file text (TOML); `filename` is used in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignFileError(f"{filename}: TOML syntax error: {exc}") from exc
+    try:
+        return _spec(data, text)
+    except _Problem as problem:
+        raise CampaignFileError(f"{filename}: {problem}") from None
+
+
+def _spec(data: dict[str, Any], text: str) -> CampaignSpec:
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise _Problem(key, f"unknown key (expected one of: {', '.join(TOP_LEVEL_KEYS)})")
+    name = _name(data)
+    method = _method(data)
+    params = _params(method, data.get("params"))
+    options = CampaignOptions(
+        window=_window(_table(data, "window")),
+        retry=_retry(_table(data, "retry")),
+        pace=_pace(_table(data, "pace")),
+    )
+    return CampaignSpec(name=name, method=method, params=params, options=options, source=text)
+
+
+def _table(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise _Problem(key, "must be a table")
+    return value
+
+
+def _name(data: Mapping[str, Any]) -> str:
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _Problem("name", "is required and must be a non-empty string")
+    if len(name) > MAX_NAME_LENGTH:
+        raise _Problem("name", f"must be at most {MAX_NAME_LENGTH} characters")
+    return name.strip()
+
+
+def _method(data: Mapping[str, Any]) -> str:
+    method = data.get("method")
+    if method not in START_METHODS:
+        choices = ", ".join(sorted(START_METHODS))
+        raise _Problem("method", f"{method!r} is not a campaign method (one of: {choices})")
+    assert isinstance(method, str)
+    return method
+
+
+def _params(method: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise _Problem("[params]", "is required and must be a table")
+    for key in FILLED_BY_DIALER:
+        if key in raw:
+            raise _Problem(f"[params].{key}", "is filled by the dialer; remove it from the file")
+    # The docs disagree on the default direction; always send one.
+    params = {**raw, "direction": raw.get("direction", "out")}
+    try:
+        sample = render_with(params, SAMPLE_TEXT)
+    except TemplateError as exc:
+        raise _Problem(f"[params].{exc.path}", exc.message) from None
+    sample.update(contact=SAMPLE_CONTACT, external_id=SAMPLE_EXTERNAL_ID)
+    try:
+        validate_params(method, sample, require_token=False)
+    except InvalidParams as exc:
+        raise _Problem(f"[params].{exc.field}", exc.message) from None
+    return params
+
+
+def _allow_only(section: str, table: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in keys:
+            expected = ", ".join(keys)
+            raise _Problem(f"[{section}].{key}", f"unknown key (expected one of: {expected})")
+
+
+def _window(table: Mapping[str, Any]) -> Window:
+    _allow_only("window", table, ("timezone", "contact_timezone", "days", "hours"))
+    timezone = table.get("timezone", DEFAULT_TIMEZONE)
+    if not isinstance(timezone, str) or not _is_zone(timezone):
+        raise _Problem("[window].timezone", f"{timezone!r} is not a known time zone")
+    contact_timezone = table.get("contact_timezone", False)
+    if not isinstance(contact_timezone, bool):
+        raise _Problem("[window].contact_timezone", "must be true or false")
+    return Window(
+        timezone=timezone,
+        contact_timezone=contact_timezone,
+        days=_days(table.get("days", list(WEEKDAYS))),
+        hours=_hours(table.get("hours", ["00:00-24:00"])),
+    )
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _days(raw: Any) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise _Problem("[window].days", f"must be a non-empty list of {', '.join(WEEKDAYS)}")
+    days: set[int] = set()
+    for index, day in enumerate(raw):
+        number = _DAY_NAMES.get(day.strip().lower()) if isinstance(day, str) else None
+        if number is None:
+            raise _Problem(f"[window].days[{index}]", f"{_show(day)} is not a weekday (mon..sun)")
+        days.add(number)
+    return tuple(sorted(days))
+
+
+def _hours(raw: Any) -> tuple[tuple[int, int], ...]:
+    if not isinstance(raw, list) or not raw:
+        raise _Problem("[window].hours", 'must be a non-empty list like ["09:00-21:00"]')
+    ranges = [_time_range(f"[window].hours[{i}]", item) for i, item in enumerate(raw)]
+    ranges.sort()
+    for (_, end), (start, _) in itertools.pairwise(ranges):
+        if start < end:
+            raise _Problem("[window].hours", "time ranges overlap")
+    return tuple(ranges)
+
+
+def _time_range(key: str, item: Any) -> tuple[int, int]:
+    match = _HOURS.match(item) if isinstance(item, str) else None
+    if match is None:
+        raise _Problem(key, f'{_show(item)} is not a time range like "09:00-21:00"')
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60:
+        raise _Problem(key, f"{_show(item)} is not a time range (times run 00:00 to 24:00)")
+    if start >= end:
+        raise _Problem(key, f"{_show(item)} ends before it starts")
+    return start, end
+
+
+def _show(value: Any) -> str:
+    # TOML-style double quotes read better in messages about a TOML file.
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _retry(table: Mapping[str, Any]) -> Retry:
+    _allow_only("retry", table, ("attempts", "delays"))
+    attempts = table.get("attempts", Retry.attempts)
+    if not _is_int(attempts) or not 1 <= attempts <= MAX_ATTEMPTS:
+        raise _Problem("[retry].attempts", f"must be a whole number from 1 to {MAX_ATTEMPTS}")
+    raw = table.get("delays", list(Retry.delays))
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise _Problem("[retry].delays", "must not be empty")
+    key = "[retry].delays" if not isinstance(raw, list) else None
+    delays = tuple(_seconds(key or f"[retry].delays[{i}]", d) for i, d in enumerate(items))
+    return Retry(attempts=attempts, delays=delays)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seconds(key: str, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise _Problem(key, f'{_show(value)} is not a delay (seconds, or like "30s", "5m", "2h")')
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _pace(table: Mapping[str, Any]) -> Pace:
+    _allow_only("pace", table, ("calls_per_minute",))
+    cap = table.get("calls_per_minute")
+    if cap is not None and (not _is_int(cap) or cap < 1):
+        raise _Problem("[pace].calls_per_minute", "must be a whole number of at least 1")
+    return Pace(calls_per_minute=cap)
+
+
+# --- storing -------------------------------------------------------------------------------------
+
+
+def create_campaign(session: Session, spec: CampaignSpec, *, replace: bool = False) -> Campaign:
+    """Store `spec` as a draft campaign; with `replace`, overwrite a draft of the same name."""
+    campaign = session.scalar(select(Campaign).where(Campaign.name == spec.name))
+    if campaign is None:
+        campaign = Campaign(name=spec.name, state=CampaignState.DRAFT)
+        session.add(campaign)
+    elif not replace:
+        raise CampaignError(f"campaign {spec.name!r} already exists (use --replace to update it)")
+    elif campaign.state != CampaignState.DRAFT:
+        raise CampaignError(
+            f"campaign {spec.name!r} is {campaign.state.value}; only a draft can be replaced"
+        )
+    campaign.method = spec.method
+    campaign.params = spec.params
+    campaign.options = spec.options.to_json()
+    campaign.source = spec.source
+    session.flush()
+    return campaign
+
+
+def find_campaign(session: Session, ref: str) -> Campaign:
+    """The campaign named `ref`, or with id `ref`; raises CampaignError if there is none."""
+    campaign = session.scalar(select(Campaign).where(Campaign.name == ref))
+    if campaign is None and ref.isdigit():
+        campaign = session.get(Campaign, int(ref))
+    if campaign is None:
+        raise CampaignError(f"no campaign named {ref!r}")
+    return campaign
