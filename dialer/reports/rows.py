@@ -1,0 +1,129 @@
+"""The per-contact rows of a report, streamed from the database a batch at a time.
+
+Each row carries the contact's own fields, the `external_id` and `call_session_id` of its latest
+attempt, and its CSV variables. Rows come from a server-side cursor on PostgreSQL (`yield_per`)
+and a lazily stepped cursor on SQLite, so memory stays flat however large the campaign.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from dialer.models import Attempt, Contact, ContactStatus
+from dialer.reports.summary import iso
+
+# The fixed columns of every report, before the contact's own CSV columns.
+REPORT_COLUMNS: tuple[str, ...] = (
+    "phone",
+    "status",
+    "attempts",
+    "external_id",
+    "call_session_id",
+    "error_mnemonic",
+    "error_message",
+    "last_attempt_at",
+)
+BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """One contact as a report shows it."""
+
+    phone: str
+    status: str
+    attempts: int
+    external_id: str | None
+    call_session_id: int | None
+    error_mnemonic: str | None
+    error_message: str | None
+    last_attempt_at: dt.datetime | None
+    variables: dict[str, Any]
+
+    def fields(self) -> dict[str, Any]:
+        """The fixed columns as JSON-ready values (timestamps as ISO 8601 UTC)."""
+        return {
+            "phone": self.phone,
+            "status": self.status,
+            "attempts": self.attempts,
+            "external_id": self.external_id,
+            "call_session_id": self.call_session_id,
+            "error_mnemonic": self.error_mnemonic,
+            "error_message": self.error_message,
+            "last_attempt_at": iso(self.last_attempt_at),
+        }
+
+
+def _latest_attempt(column: Any) -> Any:
+    # One index probe of ix_attempts_contact (contact_id, requested_at) per contact; the id breaks
+    # ties between attempts requested in the same instant.
+    return (
+        select(column)
+        .where(Attempt.contact_id == Contact.id)
+        .order_by(Attempt.requested_at.desc(), Attempt.id.desc())
+        .limit(1)
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+
+
+def contact_rows_query(
+    campaign_id: int, statuses: frozenset[ContactStatus] | None = None, limit: int | None = None
+) -> Select[Any]:
+    """The SELECT behind the rows: contacts in import order with their latest attempt's ids."""
+    query = select(
+        Contact.phone,
+        Contact.status,
+        Contact.attempts,
+        _latest_attempt(Attempt.external_id),
+        _latest_attempt(Attempt.call_session_id),
+        Contact.error_mnemonic,
+        Contact.error_message,
+        Contact.last_attempt_at,
+        Contact.variables,
+    ).where(Contact.campaign_id == campaign_id)
+    if statuses is not None:
+        query = query.where(Contact.status.in_(sorted(statuses)))
+    return query.order_by(Contact.id).limit(limit)
+
+
+def iter_contact_rows(
+    session: Session,
+    campaign_id: int,
+    statuses: frozenset[ContactStatus] | None = None,
+    limit: int | None = None,
+    batch: int = BATCH,
+) -> Iterator[ContactRow]:
+    """Stream the campaign's contacts (optionally only some statuses, at most `limit`) as rows."""
+    result = session.execute(
+        contact_rows_query(campaign_id, statuses, limit), execution_options={"yield_per": batch}
+    )
+    for phone, status, attempts, ext, csid, mnemonic, message, last, variables in result:
+        yield ContactRow(
+            phone, str(status), attempts, ext, csid, mnemonic, message, last, variables or {}
+        )
+
+
+def variable_keys(session: Session, campaign_id: int, batch: int = BATCH) -> list[str]:
+    """The union of the contacts' variable names, in first-seen order (by contact id).
+
+    A full streamed pass over the `variables` column, not a look at the first rows: contacts of
+    one campaign may come from several imports with different columns, and a header taken from
+    the first rows would silently drop the later ones. It costs one extra scan of the column.
+    """
+    seen: dict[str, None] = {}
+    result = session.execute(
+        select(Contact.variables).where(Contact.campaign_id == campaign_id).order_by(Contact.id),
+        execution_options={"yield_per": batch},
+    )
+    for (variables,) in result:
+        for key in variables or ():
+            if key not in seen:
+                seen[key] = None
+    return list(seen)
