@@ -1,0 +1,131 @@
+"""The Celery application and its thin tasks: `celery -A dialer.worker worker` runs them.
+
+Tasks carry only ids; each one opens its own transactions through `dialer.dialing` or
+`dialer.dispatch`, so a lost, duplicated or late message can never do harm (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from dialer import db, dispatch
+from dialer.config import Settings, get_settings
+
+log = logging.getLogger("dialer.worker")
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings: acks after the work, one message at a time, no result backend."""
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "task_default_queue": "dialer",
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            "dispatch": {"task": "dialer.dispatch", "schedule": settings.dispatch_interval}
+        },
+    }
+    if settings.uses_embedded_broker:
+        config["broker_transport_options"] = _embedded_broker_options(settings)
+    return config
+
+
+def _embedded_broker_options(settings: Settings) -> dict[str, Any]:
+    """Folders of the file-system broker under DIALER_HOME, created on first use."""
+    folder = settings.broker_folder
+    for sub in ("queue", "control", "processing"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    # kombu claims a message by moving it to the temp folder; a move within one file system is
+    # an atomic rename, so two workers can never take the same message.
+    tempfile.tempdir = str(folder / "processing")
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "control_folder": str(folder / "control"),
+        "polling_interval": 0.05,
+    }
+
+
+app = Celery("dialer")
+app.conf.update(celery_config(get_settings()))
+
+_local = threading.local()
+
+
+def current_dialer() -> Any:
+    """This process's (and thread's) Dialer, built on first use."""
+    dialer = getattr(_local, "dialer", None)
+    if dialer is None:
+        from dialer.callapi.client import CallApiClient
+        from dialer.dialing import Dialer
+
+        settings = get_settings()
+        dialer = Dialer(
+            settings=settings,
+            engine=db.engine_for(settings.database_url),
+            client=CallApiClient.from_settings(settings),
+        )
+        _local.dialer = dialer
+    return dialer
+
+
+@worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    # A forked pool process must not share the parent's database connections.
+    db.engine_for.cache_clear()
+    _local.__dict__.clear()
+
+
+@app.task(name="dialer.place_call")
+def place_call(contact_id: int) -> str:
+    """Dial one queued contact (does nothing if it has moved on)."""
+    from dialer import dialing
+
+    return dialing.place_call(current_dialer(), contact_id).status
+
+
+@app.task(name="dialer.resolve_attempt")
+def resolve_attempt(attempt_id: int) -> str:
+    """Settle an attempt whose worker died mid-request."""
+    from dialer import dialing
+
+    return dialing.resolve_attempt(current_dialer(), attempt_id)
+
+
+def send_wakeups(contact_ids: Sequence[int]) -> None:
+    """Queue one `place_call` message per contact, over one broker connection."""
+    with app.producer_or_acquire() as producer:
+        for contact_id in contact_ids:
+            place_call.apply_async((contact_id,), producer=producer)
+
+
+def send_resolutions(attempt_ids: Sequence[int]) -> None:
+    """Queue one `resolve_attempt` message per stuck attempt."""
+    with app.producer_or_acquire() as producer:
+        for attempt_id in attempt_ids:
+            resolve_attempt.apply_async((attempt_id,), producer=producer)
+
+
+def dispatch_once() -> dispatch.TickResult:
+    """One dispatcher pass against the configured database and broker."""
+    settings = get_settings()
+    return dispatch.tick(
+        db.engine_for(settings.database_url), settings, send_wakeups, send_resolutions
+    )
+
+
+@app.task(name="dialer.dispatch")
+def dispatch_task() -> int:
+    """The periodic dispatcher pass (for `celery beat`); returns how many contacts it queued."""
+    return len(dispatch_once().queued)
