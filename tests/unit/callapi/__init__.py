@@ -1,0 +1,1 @@
+"""Tests of the Call API boundary: schemas, error mapping, client."""
