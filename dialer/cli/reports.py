@@ -1,1 +1,230 @@
-"""(commands to be added)"""
+"""Reports, lookups and live status: `dialer report`, `dialer call show`, `dialer campaign show`
+and `dialer campaign list`. Thin commands over `dialer.reports`; an unknown campaign or call id
+exits with code 2 and one line on stderr."""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from dialer.cli.app import app, call_app, campaign_app
+from dialer.config import get_settings
+from dialer.db import engine_for, transaction
+from dialer.models import Campaign
+from dialer.reports.csv_report import write_csv
+from dialer.reports.html_report import write_html
+from dialer.reports.json_report import write_json
+from dialer.reports.lookup import CallDetails, call_details
+from dialer.reports.status import (
+    CampaignStatus,
+    campaign_progress,
+    campaign_status,
+    format_duration,
+)
+from dialer.reports.summary import campaign_summary, find_campaign, iso
+from dialer.reports.table import summary_table
+
+
+class Format(enum.StrEnum):
+    """The report formats."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+    HTML = "html"
+
+
+def prepare_schema(url: str) -> None:
+    """Bring the schema up to date with `dialer.migrate`, when that module is installed."""
+    try:
+        migrate: Any = importlib.import_module("dialer.migrate")
+    except ModuleNotFoundError as exc:
+        if exc.name != "dialer.migrate":
+            raise
+        return
+    # ensure_schema also accepts a database made by create_all; plain upgrade is the fallback.
+    (getattr(migrate, "ensure_schema", None) or migrate.upgrade)(url)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    url = get_settings().database_url
+    prepare_schema(url)
+    with transaction(engine_for(url)) as session:
+        yield session
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"dialer: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _campaign(session: Session, name: str) -> Campaign:
+    campaign = find_campaign(session, name)
+    if campaign is None:
+        _fail(f"no campaign named {name!r}")
+    return campaign
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    # Written beside the target and renamed at the end, so that a failed report leaves no
+    # half-written file where the finished one is expected.
+    if path is None:
+        yield sys.stdout
+        return
+    partial = path.with_name(path.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            yield out
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+
+
+@app.command("report")
+def report(
+    name: Annotated[str, typer.Argument(help="The campaign's name.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print or write the delivery report of a campaign."""
+    with _session() as session:
+        campaign = _campaign(session, name)
+        with _output(output) as out:
+            _write_report(session, campaign, fmt, out, wide=output is not None)
+
+
+def _write_report(
+    session: Session, campaign: Campaign, fmt: Format, out: IO[str], wide: bool
+) -> None:
+    if fmt is Format.TABLE:
+        console = Console(file=out, width=100 if wide else None)
+        console.print(summary_table(campaign, campaign_summary(session, campaign)))
+    elif fmt is Format.CSV:
+        write_csv(session, campaign, out)
+    elif fmt is Format.JSON:
+        write_json(session, campaign, out)
+    else:
+        write_html(session, campaign, out)
+
+
+def _print_call(details: CallDetails) -> None:
+    console = Console()
+    contact, campaign = details.contact, details.campaign
+    console.print(f"Campaign: {campaign['name']} ({campaign['state']}, {campaign['method']})")
+    console.print(
+        f"Contact: {contact['phone']}  status {contact['status']}  attempts {contact['attempts']}"
+        + (f"  error {contact['error_mnemonic']}" if contact["error_mnemonic"] else "")
+    )
+    for key, value in contact["variables"].items():
+        console.print(f"  {key}: {value}", markup=False, highlight=False)
+    table = Table(title="Attempts")
+    for column in ("external_id", "call_session_id", "requested_at", "answered_at", "outcome"):
+        table.add_column(column)
+    table.add_column("error")
+    for a in details.attempts:
+        marker = " *" if a.external_id == details.matched.external_id else ""
+        error = " ".join(filter(None, (a.error_mnemonic, a.error_message)))
+        table.add_row(
+            a.external_id + marker,
+            str(a.call_session_id or ""),
+            iso(a.requested_at),
+            iso(a.answered_at) or "",
+            a.outcome,
+            error,
+        )
+    console.print(table)
+
+
+@call_app.command("show")
+def show_call(
+    key: Annotated[str, typer.Argument(help="The attempt's external_id or call_session_id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a call, its contact, its campaign and every attempt of that contact."""
+    with _session() as session:
+        details = call_details(session, key)
+    if details is None:
+        _fail(f"no call with external_id or call_session_id {key!r}")
+    if as_json:
+        typer.echo(json.dumps(details.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_call(details)
+
+
+def _print_status(status: CampaignStatus) -> None:
+    lines = [
+        f"Campaign: {status.name} ({status.method})",
+        f"State: {status.state}"
+        + (f" (paused: {status.pause_reason})" if status.pause_reason else ""),
+    ]
+    if status.waiting_reason:
+        until = iso(status.waiting_until) or "further notice"
+        lines.append(f"Waiting: {status.waiting_reason} until {until}")
+    lines.append(f"Progress: {status.done}/{status.total} ({status.percent:.1f}%)")
+    lines.append("Counts: " + ", ".join(f"{k} {v}" for k, v in status.counts.items()))
+    lines.append(
+        f"Calls per minute: {status.calls_per_minute:.2f} (last {status.recent_minutes:g} min)"
+    )
+    if status.budget:
+        b = status.budget
+        lines.append(
+            f"Points left: {b.minute_remaining}/{b.minute_limit} this minute, "
+            f"{b.day_remaining}/{b.day_limit} today (as of {iso(b.observed_at) or 'unknown'})"
+        )
+    if status.eta_seconds is not None:
+        lines.append(f"Time to finish: {format_duration(status.eta_seconds)} ({status.eta_basis})")
+    typer.echo("\n".join(lines))
+
+
+@campaign_app.command("show")
+def show_campaign(
+    name: Annotated[str, typer.Argument(help="The campaign's name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a campaign's live status: state, counts, pace, budget and time to finish."""
+    settings = get_settings()
+    with _session() as session:
+        campaign = _campaign(session, name)
+        status = campaign_status(
+            session,
+            campaign,
+            account=settings.account_key,
+            cost=settings.cost(campaign.method),
+        )
+    if as_json:
+        typer.echo(json.dumps(status.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_status(status)
+
+
+@campaign_app.command("list")
+def list_campaigns(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every campaign with its state and progress, one line each."""
+    with _session() as session:
+        progress = campaign_progress(session)
+    if as_json:
+        typer.echo(json.dumps([p.as_dict() for p in progress], ensure_ascii=False, indent=2))
+        return
+    if not progress:
+        typer.echo("No campaigns.")
+    width = max((len(p.name) for p in progress), default=0)
+    for p in progress:
+        typer.echo(f"{p.name:<{width}}  {p.state:<9}  {p.done}/{p.total} ({p.percent:.1f}%)")
