@@ -1,0 +1,194 @@
+"""The HTTP side of the simulator: `POST /v4.0` on a loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from dialer.callapi.fake.account import ActiveCall
+from dialer.callapi.fake.config import FakeCallApi, Fault
+from dialer.callapi.fake.simulator import LogEntry, Outcome, Simulator, Stats
+from dialer.callapi.limits import Limits
+
+API_PATHS = frozenset({"/v4.0", "/v4.0/"})
+IDLE_KEEPALIVE_SECONDS = 30.0  # an idle keep-alive connection is closed after this long
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """Carries the simulator to its handlers and tracks open connections so stop() can cut them."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection; HTTP/1.1 keep-alive like the provider's front end."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "dialer-fake-callapi"
+    timeout = IDLE_KEEPALIVE_SECONDS
+    server: _HttpServer
+
+    def setup(self) -> None:
+        """Register the connection so that stop() can close it."""
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        """Forget the connection."""
+        try:
+            super().finish()
+        finally:
+            with self.server.connections_lock:
+                self.server.connections.discard(self.connection)
+
+    def do_POST(self) -> None:
+        """Answer a JSON-RPC request."""
+        if self.path not in API_PATHS:
+            self._send_plain(404, b"Not Found")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        outcome = self.server.simulator.handle(raw, self.headers.get("Content-Type"))
+        self._deliver(outcome)
+
+    def do_GET(self) -> None:
+        """The API accepts POST only."""
+        self._send_plain(405, b"Method Not Allowed")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the simulator keeps its own request log."""
+
+    def _deliver(self, outcome: Outcome) -> None:
+        if outcome.delay > 0 and self.server.stopping.wait(outcome.delay):
+            self._drop()  # stopping: do not hold the server up for a slow answer
+            return
+        if outcome.body is None:
+            self._drop()
+            return
+        try:
+            self.send_response(outcome.status)
+            self.send_header("Content-Type", outcome.content_type)
+            self.send_header("Content-Length", str(len(outcome.body)))
+            self.end_headers()
+            self.wfile.write(outcome.body)
+        except OSError:
+            self.close_connection = True  # the client gave up waiting (a read timeout)
+
+    def _drop(self) -> None:
+        """Close the connection without a word: the client cannot know what happened."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send_plain(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class SimulatorServer:
+    """A running simulator: `start()` it (port 0 picks a free one), talk to `.url`, `stop()` it."""
+
+    def __init__(self, config: FakeCallApi | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.config = config or FakeCallApi()
+        self.simulator = Simulator(self.config)
+        self._address = (host, port)
+        self._http: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The API URL, e.g. `http://127.0.0.1:8765/v4.0`."""
+        host, port = self.address
+        return f"http://{host}:{port}/v4.0"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the server listens on."""
+        if self._http is None:
+            return self._address
+        host, port = self._http.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> SimulatorServer:
+        """Bind and serve in a background thread."""
+        if self._http is not None:
+            return self
+        self._http = _HttpServer(self._address, self.simulator)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, name="fake-callapi", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections, close the log."""
+        http, self._http = self._http, None
+        if http is not None:
+            http.stopping.set()
+            http.shutdown()
+            http.server_close()
+            with http.connections_lock:
+                for connection in list(http.connections):
+                    with contextlib.suppress(OSError):
+                        connection.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.simulator.close()
+
+    def wait(self) -> None:
+        """Block until the server stops (used by `dialer fake-api`)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- accessors, for assertions ------------------------------------------------------------
+
+    def request_log(self) -> list[LogEntry]:
+        """Every request so far, oldest first."""
+        return self.simulator.request_log()
+
+    def active_calls(self) -> list[ActiveCall]:
+        """The calls list.calls would show now."""
+        return self.simulator.active_calls()
+
+    def blacklist(self) -> frozenset[str]:
+        """The account's blacklist now."""
+        return self.simulator.blacklist()
+
+    def limits(self) -> Limits:
+        """The limits a reply would carry now."""
+        return self.simulator.limits()
+
+    def stats(self) -> Stats:
+        """Counters: requests, successes, points spent per window, limit_exceeded, faults."""
+        return self.simulator.stats()
+
+    def inject(self, fault: Fault, times: int = 1, method: str | None = None) -> None:
+        """Force `fault` on the next `times` requests (of `method`, if given)."""
+        self.simulator.inject(fault, times, method)
