@@ -1,0 +1,191 @@
+"""Builders of test data: campaigns, contacts, attempts and budgets, written straight into the
+tables the way the importer and the dialing engine would leave them.
+
+Every builder only adds and flushes; the caller decides whether to commit. `report_campaign`
+builds one campaign with every contact status, Cyrillic variables, a formula-looking variable
+and a `<script>` variable, with attempts spread over several minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dialer.models import (
+    Attempt,
+    AttemptOutcome,
+    Budget,
+    Campaign,
+    CampaignState,
+    Contact,
+    ContactStatus,
+)
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+_ids = itertools.count(1)
+
+
+def limits(
+    minute_limit: int = 60,
+    minute_remaining: int = 50,
+    minute_reset: float = 30.0,
+    day_limit: int = 10_000,
+    day_remaining: int = 9_000,
+    day_reset: float = 36_000.0,
+) -> dict[str, Any]:
+    """A `metadata.limits` object as the provider sends it."""
+    return {
+        "minute_limit": minute_limit,
+        "minute_remaining": minute_remaining,
+        "minute_reset": minute_reset,
+        "day_limit": day_limit,
+        "day_remaining": day_remaining,
+        "day_reset": day_reset,
+    }
+
+
+def add_campaign(
+    session: Session,
+    name: str = "spring",
+    state: CampaignState = CampaignState.RUNNING,
+    method: str = "start.informer_call",
+    **fields: Any,
+) -> Campaign:
+    """A campaign (running by default) with minimal informer-call parameters."""
+    campaign = Campaign(
+        name=name,
+        method=method,
+        params={"virtual_phone_number": "74950000000", "contact_message": {"type": "tts"}},
+        options={},
+        state=state,
+        **fields,
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def add_contact(
+    session: Session,
+    campaign: Campaign,
+    phone: str,
+    status: ContactStatus = ContactStatus.PENDING,
+    variables: dict[str, str] | None = None,
+    **fields: Any,
+) -> Contact:
+    """A contact of `campaign`."""
+    contact = Contact(
+        campaign_id=campaign.id, phone=phone, status=status, variables=variables or {}, **fields
+    )
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def add_attempt(
+    session: Session,
+    contact: Contact,
+    requested_at: dt.datetime = T0,
+    outcome: AttemptOutcome = AttemptOutcome.PLACED,
+    call_session_id: int | None = None,
+    external_id: str | None = None,
+    **fields: Any,
+) -> Attempt:
+    """An attempt for `contact`, answered a second after it was requested."""
+    attempt = Attempt(
+        external_id=external_id or f"ext-{next(_ids):06d}",
+        call_session_id=call_session_id,
+        contact_id=contact.id,
+        campaign_id=contact.campaign_id,
+        method="start.informer_call",
+        params={"access_token": "***", "contact": contact.phone},
+        requested_at=requested_at,
+        answered_at=requested_at + dt.timedelta(seconds=1),
+        outcome=outcome,
+        **fields,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def add_budget(session: Session, account: str = "test-account", **fields: Any) -> Budget:
+    """The shared Budget row of one account, as last seen from the provider."""
+    values: dict[str, Any] = {
+        "minute_limit": 60,
+        "minute_remaining": 42,
+        "minute_reset_at": T0 + dt.timedelta(seconds=30),
+        "day_limit": 10_000,
+        "day_remaining": 8_000,
+        "day_reset_at": T0 + dt.timedelta(hours=10),
+        "window_seconds": 60.0,
+        "observed_at": T0,
+    }
+    values.update(fields)
+    budget = Budget(account=account, **values)
+    session.add(budget)
+    session.flush()
+    return budget
+
+
+def report_campaign(session: Session, name: str = "spring") -> Campaign:
+    """A campaign with every status, awkward variables, and attempts over three minutes.
+
+    Contacts: 2 pending, 2 failed (invalid_contact, contact_not_allowed), 1 of every other
+    status; the placed one was tried twice (a transient error first).
+    """
+    campaign = add_campaign(session, name, started_at=T0)
+    s = ContactStatus
+    rows: list[tuple[str, ContactStatus, dict[str, str], str | None]] = [
+        ("79260000001", s.PENDING, {"имя": "Иван", "сумма": "-150"}, None),
+        ("79260000002", s.PENDING, {"имя": "Пётр"}, None),
+        ("79260000003", s.QUEUED, {"имя": "Анна"}, None),
+        ("79260000004", s.DIALING, {"имя": "Олег"}, None),
+        ("79260000005", s.PLACED, {"имя": '=HYPERLINK("http://x")', "долг": "1 000"}, None),
+        ("79260000006", s.FAILED, {"имя": "<script>alert(1)</script>"}, "invalid_contact"),
+        ("79260000007", s.FAILED, {"имя": "Мария"}, "contact_not_allowed"),
+        ("79260000008", s.BLACKLISTED, {"имя": "Нина"}, "contact_in_blacklist"),
+        ("79260000009", s.UNKNOWN, {"имя": "Юрий", "город": "Москва"}, None),
+        ("79260000010", s.CANCELLED, {"имя": "Ольга"}, None),
+    ]
+    minute = dt.timedelta(minutes=1)
+    for i, (phone, status, variables, mnemonic) in enumerate(rows):
+        contact = add_contact(
+            session,
+            campaign,
+            phone,
+            status,
+            variables,
+            error_mnemonic=mnemonic,
+            error_message=f"{mnemonic} from the provider" if mnemonic else None,
+        )
+        if status in (s.PENDING, s.QUEUED, s.CANCELLED):
+            continue
+        at = T0 + (i % 3) * minute
+        if status is s.PLACED:
+            add_attempt(session, contact, at, AttemptOutcome.TRANSIENT, limits=limits())
+            at += minute
+        outcome = {
+            s.DIALING: AttemptOutcome.REQUESTING,
+            s.PLACED: AttemptOutcome.PLACED,
+            s.FAILED: AttemptOutcome.CONTACT_ERROR,
+            s.BLACKLISTED: AttemptOutcome.BLACKLISTED,
+            s.UNKNOWN: AttemptOutcome.UNKNOWN,
+        }[status]
+        seen = None if outcome is AttemptOutcome.REQUESTING else limits(minute_remaining=40 - i)
+        add_attempt(
+            session,
+            contact,
+            at,
+            outcome,
+            call_session_id=900_000 + i if outcome is AttemptOutcome.PLACED else None,
+            error_mnemonic=mnemonic,
+            limits=seen,
+        )
+        contact.attempts = 2 if status is s.PLACED else 1
+        contact.last_attempt_at = at
+    session.flush()
+    return campaign
