@@ -148,7 +148,7 @@ def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket |
             _fail_contact(contact, getattr(exc, "mnemonic", "invalid_parameter_value"), str(exc))
             return ContactStatus.FAILED.value
         cost = dialer.settings.cost(campaign.method)
-        budget = pacing.load(session, dialer.settings)
+        budget = pacing.load(session, dialer.settings, now)
         reservation = pacing.reserve(budget, cost, now)
         if not reservation.granted:
             assert reservation.wait_until is not None
@@ -256,7 +256,7 @@ def _record(
         )
         if getattr(closed, "rowcount", 0) != 1:
             return False
-        budget = pacing.load(session, dialer.settings)
+        budget = pacing.load(session, dialer.settings, now)
         if limits is not None:
             pacing.observe(budget, limits, now, now)
         if outcome not in (

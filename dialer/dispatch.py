@@ -65,7 +65,7 @@ def tick(
     now = now or dt.datetime.now(dt.UTC)
     result = TickResult()
     with transaction(engine) as session:
-        budget = pacing.load(session, settings)
+        budget = pacing.load(session, settings, now)
         result.requeued = _stale_queued(session, settings, now)
         result.stuck_attempts = _stuck_attempts(session, settings, now)
         result.released = _release_abandoned(session, settings, now)

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dialer.callapi.limits import Limits
@@ -33,22 +34,19 @@ class Reservation:
     reason: str | None = None  # "minute" or "day" when refused
 
 
-def load(session: Session, settings: Settings, *, lock: bool = True) -> Budget:
+def load(session: Session, settings: Settings, now: dt.datetime, *, lock: bool = True) -> Budget:
     """The account's budget row, created from the settings' guesses on first use."""
     query = select(Budget).where(Budget.account == settings.account_key)
     if lock:
         query = query.with_for_update()
     budget = session.scalars(query).one_or_none()
     if budget is None:
-        budget = _create(session, settings)
+        budget = _create(session, settings, now)
     return budget
 
 
-def _create(session: Session, settings: Settings) -> Budget:
+def _create(session: Session, settings: Settings, now: dt.datetime) -> Budget:
     # Concurrent first uses race to insert the row; the loser re-reads the winner's row.
-    from sqlalchemy.exc import IntegrityError
-
-    now = dt.datetime.now(dt.UTC)
     budget = Budget(
         account=settings.account_key,
         minute_limit=settings.minute_limit_guess,

@@ -1,1 +1,135 @@
-"""(commands to be added)"""
+"""Working campaigns: `campaign start|pause|resume|cancel|requeue`, `run`, `worker`, `demo`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dialer import lifecycle
+from dialer.campaigns import CampaignError
+from dialer.cli.app import app, campaign_app
+from dialer.cli.common import database, fail
+from dialer.models import ContactStatus
+
+Name = Annotated[str, typer.Argument(help="The campaign's name.")]
+Concurrency = Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Parallel requests.")]
+
+
+@campaign_app.command("start")
+def start(name: Name) -> None:
+    """Start a campaign: running workers begin to dial it."""
+    with database() as session:
+        try:
+            campaign = lifecycle.start(session, name)
+        except CampaignError as exc:
+            fail(str(exc))
+        print(f"{campaign.name}: {campaign.state.value}")
+
+
+@campaign_app.command("pause")
+def pause(name: Name) -> None:
+    """Stop new requests at once (requests in flight finish)."""
+    with database() as session:
+        try:
+            campaign = lifecycle.pause(session, name)
+        except CampaignError as exc:
+            fail(str(exc))
+        print(f"{campaign.name}: {campaign.state.value}")
+
+
+@campaign_app.command("resume")
+def resume(name: Name) -> None:
+    """Continue a paused campaign where it stopped."""
+    with database() as session:
+        try:
+            campaign = lifecycle.resume(session, name)
+        except CampaignError as exc:
+            fail(str(exc))
+        print(f"{campaign.name}: {campaign.state.value}")
+
+
+@campaign_app.command("cancel")
+def cancel(name: Name) -> None:
+    """End a campaign: contacts never dialed become `cancelled`."""
+    with database() as session:
+        try:
+            campaign = lifecycle.cancel(session, name)
+        except CampaignError as exc:
+            fail(str(exc))
+        print(f"{campaign.name}: {campaign.state.value}")
+
+
+@campaign_app.command("requeue")
+def requeue(
+    name: Name,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Statuses to send back (default: unknown). Repeatable."),
+    ] = None,
+) -> None:
+    """Send contacts back to `pending`, e.g. `unknown` ones you checked were not called."""
+    try:
+        statuses = [ContactStatus(s) for s in (status or ["unknown"])]
+    except ValueError as exc:
+        fail(str(exc))
+    with database() as session:
+        try:
+            moved = lifecycle.requeue(session, name, statuses)
+        except CampaignError as exc:
+            fail(str(exc))
+    print(f"{moved} contacts back to pending")
+
+
+@app.command("run")
+def run(
+    name: Name,
+    concurrency: Concurrency = 4,
+    pool: Annotated[str, typer.Option(help="Celery pool: threads or prefork.")] = "threads",
+) -> None:
+    """Start a campaign and work it to the end in the foreground, with a progress line."""
+    from dialer.runner import RunError, run_campaign
+
+    console = Console(stderr=True)
+    try:
+        result = run_campaign(name, console, concurrency=concurrency, pool=pool)
+    except (CampaignError, RunError) as exc:
+        fail(str(exc), code=1)
+    except KeyboardInterrupt:
+        fail("interrupted; the campaign is still running: `dialer run` continues it", code=130)
+    status = result.status
+    console.print(status.line())
+    if result.exit_code:
+        why = status.pause_reason or status.state
+        fail(f"campaign {name} stopped: {why}", code=result.exit_code)
+
+
+@app.command("worker")
+def worker(
+    concurrency: Concurrency = 4,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork or threads.")] = "prefork",
+    dispatch: Annotated[
+        bool, typer.Option("--dispatch/--no-dispatch", help="Also run the dispatcher loop.")
+    ] = True,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """A long-lived worker (plain `celery -A dialer.worker worker` works too)."""
+    from dialer.config import get_settings
+    from dialer.runner import start_dispatcher_thread
+    from dialer.worker import app as celery_app
+
+    with database():
+        pass  # brings the schema up to date before any task runs
+    if dispatch:
+        start_dispatcher_thread(get_settings())
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--loglevel={loglevel}",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )

@@ -1,0 +1,148 @@
+"""Fixtures for the dialing engine: a fake clock shared by the dialer and the simulator, the
+simulator behind an `httpx.MockTransport`, and a campaign with contacts in a SQLite file."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from dialer.callapi.client import CallApiClient
+from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, FakeCallApi, Simulator
+from dialer.config import Settings, load_settings
+from dialer.db import transaction
+from dialer.dialing import Dialer
+from dialer.models import Campaign, CampaignState, Contact
+from dialer.options import CampaignOptions, Retry
+from dialer.secrets import Secret
+
+START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday, 12:00 in Moscow
+
+
+class Clock:
+    """A clock the test moves by hand; sleeping moves it too."""
+
+    def __init__(self, start: dt.datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def timestamp(self) -> float:
+        """Seconds since the epoch, for the simulator."""
+        return self.now.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += dt.timedelta(seconds=seconds)
+
+    sleep = advance
+
+
+def simulator_transport(simulator: Simulator) -> httpx.MockTransport:
+    """Serve requests from an in-process simulator; its faults become httpx's exceptions."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        outcome = simulator.handle(request.content, request.headers.get("content-type"))
+        if outcome.body is None:
+            raise httpx.RemoteProtocolError("server disconnected", request=request)
+        if outcome.delay > 0:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(
+            outcome.status, content=outcome.body, headers={"content-type": outcome.content_type}
+        )
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The test's clock."""
+    return Clock()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings with a known account key, limits and no backoff."""
+    return dataclasses.replace(
+        load_settings(),
+        callapi_url="http://simulator/v4.0",
+        access_token=Secret(DEFAULT_ACCESS_TOKEN),
+        minute_limit_guess=10,
+        day_limit_guess=1000,
+        backoff_enabled=False,
+    )
+
+
+MakeSimulator = Callable[..., Simulator]
+
+
+@pytest.fixture
+def make_simulator(clock: Clock) -> MakeSimulator:
+    """Build a simulator on the test's clock; keyword arguments go to FakeCallApi."""
+
+    def make(**config: object) -> Simulator:
+        return Simulator(FakeCallApi(clock=clock.timestamp, seed=1, **config))  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def simulator(make_simulator: MakeSimulator, request: pytest.FixtureRequest) -> Simulator:
+    """A simulator with a minute limit of 10 points; `@pytest.mark.simulator(...)` adds config."""
+    marker = request.node.get_closest_marker("simulator")
+    config = {"minute_limit": 10, **(marker.kwargs if marker else {})}
+    return make_simulator(**config)
+
+
+@pytest.fixture
+def dialer(
+    sqlite_engine: Engine, settings: Settings, simulator: Simulator, clock: Clock
+) -> Iterator[Dialer]:
+    """A Dialer on the SQLite file, talking to the simulator, on the test's clock."""
+    client = CallApiClient.from_settings(settings, transport=simulator_transport(simulator))
+    yield Dialer(settings, sqlite_engine, client, now=clock, sleep=clock.sleep)
+    client.close()
+
+
+def add_campaign(
+    engine: Engine,
+    phones: list[str],
+    *,
+    name: str = "order-ready",
+    state: CampaignState = CampaignState.RUNNING,
+    options: CampaignOptions | None = None,
+    text: str = "Здравствуйте, {name}!",
+) -> tuple[int, list[int]]:
+    """A running informer campaign with one contact per phone; returns the ids."""
+    options = options or CampaignOptions(retry=Retry(attempts=2, delays=(60.0,)))
+    with transaction(engine) as session:
+        campaign = Campaign(
+            name=name,
+            method="start.informer_call",
+            params={
+                "virtual_phone_number": "74993720692",
+                "contact_message": {"type": "tts", "value": text},
+                "direction": "out",
+            },
+            options=options.to_json(),
+            state=state,
+        )
+        session.add(campaign)
+        session.flush()
+        contacts = [
+            Contact(campaign_id=campaign.id, phone=phone, variables={"name": f"Клиент {i}"})
+            for i, phone in enumerate(phones)
+        ]
+        session.add_all(contacts)
+        session.flush()
+        return campaign.id, [c.id for c in contacts]
+
+
+def phones(count: int, start: int = 0) -> list[str]:
+    """Distinct valid Russian mobile numbers."""
+    return [f"7926{start + i:07d}" for i in range(count)]
