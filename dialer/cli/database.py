@@ -1,1 +1,83 @@
-"""(commands to be added)"""
+"""`dialer db ...`, and what every command uses to reach the database and to fail politely."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, NoReturn
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from dialer import migrate
+from dialer.cli.app import db_app
+from dialer.config import ConfigError, get_settings
+from dialer.db import engine_for
+
+USAGE_ERROR = 2
+
+
+def fail(message: str) -> NoReturn:
+    """Print a one-line error on stderr and exit with code 2 (the user's input is at fault)."""
+    typer.echo(f"dialer: {message}", err=True)
+    raise typer.Exit(USAGE_ERROR)
+
+
+def database_url() -> str:
+    """The configured database URL, or a clean exit when the settings are wrong."""
+    try:
+        return get_settings().database_url
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def open_database() -> Engine:
+    """The engine of the configured database, its schema brought up to date first."""
+    url = database_url()
+    _ensure_schema(url)
+    return engine_for(url)
+
+
+@functools.cache
+def _ensure_schema(url: str) -> None:
+    # Once per process: a fresh SQLite file gets its tables without anyone running `db upgrade`.
+    try:
+        migrate.ensure_schema(engine_for(url))
+    except (SQLAlchemyError, migrate.MigrationError) as exc:
+        fail(f"cannot prepare the database {_safe(url)}: {_first_line(exc)}")
+
+
+def _safe(url: str) -> str:
+    # Never print a password that may be in the URL.
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@db_app.command("upgrade")
+def upgrade(
+    revision: Annotated[str, typer.Option(help="The revision to upgrade to.")] = "head",
+) -> None:
+    """Apply the database migrations (creates the tables on a fresh database)."""
+    url = database_url()
+    try:
+        migrate.upgrade(engine_for(url), revision)
+    except (SQLAlchemyError, migrate.MigrationError) as exc:
+        fail(f"upgrade of {_safe(url)} failed: {_first_line(exc)}")
+    typer.echo(f"database {_safe(url)} is at revision {revision}")
+
+
+@db_app.command("check")
+def check() -> None:
+    """Fail unless the database is at the latest migration and matches the models."""
+    url = database_url()
+    try:
+        migrate.check(engine_for(url))
+    except (SQLAlchemyError, migrate.MigrationError) as exc:
+        typer.echo(f"dialer: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("the database matches the models")
