@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import random
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine, text
@@ -19,18 +21,29 @@ from tests.unit.factories import report_campaign
 pytestmark = pytest.mark.postgres
 
 
+@dataclass(frozen=True)
+class Filled:
+    """The engine, and the names of what the test campaign holds."""
+
+    engine: Engine
+    name: str
+    placed_session_id: int
+
+
 @pytest.fixture
-def filled(postgres_engine: Engine) -> Engine:
-    """The report campaign, committed on PostgreSQL (emptied first: the database is shared)."""
+def filled(postgres_engine: Engine) -> Filled:
+    """The report campaign committed on PostgreSQL, under names no other test uses (the
+    database is shared by the whole run, so nothing is truncated)."""
+    base = random.randrange(10**9, 10**12)
+    name = f"pg-spring-{base}"
     with transaction(postgres_engine) as session:
-        session.execute(text("TRUNCATE campaigns, contacts, attempts CASCADE"))
-        report_campaign(session, "pg-spring")
-    return postgres_engine
+        report_campaign(session, name, session_ids_from=base)
+    return Filled(postgres_engine, name, base + 4)
 
 
-def test_csv_report_on_postgres(filled: Engine) -> None:
-    with transaction(filled) as session:
-        campaign = find_campaign(session, "pg-spring")
+def test_csv_report_on_postgres(filled: Filled) -> None:
+    with transaction(filled.engine) as session:
+        campaign = find_campaign(session, filled.name)
         assert campaign is not None
         out = io.StringIO(newline="")
         assert write_csv(session, campaign, out) == 10
@@ -38,31 +51,32 @@ def test_csv_report_on_postgres(filled: Engine) -> None:
     text_ = out.getvalue()
     assert text_.startswith(BOM)
     rows = {r["phone"]: r for r in csv.DictReader(io.StringIO(text_[1:]))}
-    assert rows["79260000005"]["call_session_id"] == "900004"
+    assert rows["79260000005"]["call_session_id"] == str(filled.placed_session_id)
     assert rows["79260000005"]["имя"].startswith("'=")
     assert rows["79260000001"]["сумма"] == "-150"
     assert summary.counts["failed"] == 2
     assert summary.calls_per_minute == 3.5
 
 
-def test_rows_stream_in_small_batches(filled: Engine) -> None:
-    with transaction(filled) as session:
-        campaign = find_campaign(session, "pg-spring")
+def test_rows_stream_in_small_batches(filled: Filled) -> None:
+    with transaction(filled.engine) as session:
+        campaign = find_campaign(session, filled.name)
         assert campaign is not None
         phones = [r.phone for r in iter_contact_rows(session, campaign.id, batch=3)]
     assert phones == sorted(phones)
     assert len(phones) == 10
 
 
-def test_lookup_on_postgres_uses_the_unique_indexes(filled: Engine) -> None:
-    with transaction(filled) as session:
-        details = call_details(session, "900004")
+def test_lookup_on_postgres_uses_the_unique_indexes(filled: Filled) -> None:
+    with transaction(filled.engine) as session:
+        key = str(filled.placed_session_id)
+        details = call_details(session, key)
         assert details is not None
         assert details.contact["phone"] == "79260000005"
         # A tiny table is cheaper to scan; forbid that to see whether an index can serve.
         session.execute(text("SET LOCAL enable_seqscan = off"))
-        for query in lookup_queries("900004"):
-            sql = str(query.compile(filled, compile_kwargs={"literal_binds": True}))
+        for query in lookup_queries(key):
+            sql = str(query.compile(filled.engine, compile_kwargs={"literal_binds": True}))
             plan = "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {sql}")))
             assert "Index Scan using uq_attempts_" in plan, plan
             assert "Seq Scan" not in plan, plan

@@ -131,11 +131,14 @@ def add_budget(session: Session, account: str = "test-account", **fields: Any) -
     return budget
 
 
-def report_campaign(session: Session, name: str = "spring") -> Campaign:
+def report_campaign(
+    session: Session, name: str = "spring", session_ids_from: int = 900_000
+) -> Campaign:
     """A campaign with every status, awkward variables, and attempts over three minutes.
 
     Contacts: 2 pending, 2 failed (invalid_contact, contact_not_allowed), 1 of every other
-    status; the placed one was tried twice (a transient error first).
+    status; the placed one was tried twice (a transient error first) and got the call_session_id
+    `session_ids_from + 4` (pass another base to build two such campaigns in one database).
     """
     campaign = add_campaign(session, name, started_at=T0)
     s = ContactStatus
@@ -181,7 +184,7 @@ def report_campaign(session: Session, name: str = "spring") -> Campaign:
             contact,
             at,
             outcome,
-            call_session_id=900_000 + i if outcome is AttemptOutcome.PLACED else None,
+            call_session_id=session_ids_from + i if outcome is AttemptOutcome.PLACED else None,
             error_mnemonic=mnemonic,
             limits=seen,
         )
