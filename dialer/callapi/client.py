@@ -184,7 +184,8 @@ class CallApiClient:
         reply = self.call(method, params)
         session_id = reply.data.get("call_session_id") if isinstance(reply.data, dict) else None
         if not _is_integer(session_id):
-            raise errors.BadReplyError(f"{method}: the reply has no integer call_session_id")
+            # The provider said yes but not to which call: the call may well exist.
+            raise errors.AmbiguousError(f"{method}: the reply has no integer call_session_id")
         return StartedCall(call_session_id=int(session_id), limits=reply.limits)
 
     def list_calls(self, **filters: str) -> ActiveCalls:
@@ -313,24 +314,39 @@ def _transport_error(method: str, exc: httpx.HTTPError) -> errors.TransportError
 
 
 def _json_rpc_body(method: str, response: httpx.Response) -> dict[str, Any]:
-    """The reply's JSON-RPC object, or BadReplyError for a 5xx or anything that is not one."""
+    """The reply's JSON-RPC object, or an error for a 5xx or anything that is not one."""
     status = response.status_code
     if status >= 500:
-        raise errors.BadReplyError(f"{method}: HTTP {status}", status_code=status)
+        raise _unreadable(method, f"{method}: HTTP {status}", status)
     try:
         body = response.json()
     except ValueError:
-        raise errors.BadReplyError(
-            f"{method}: HTTP {status}, the body is not JSON", status_code=status
+        raise _unreadable(
+            method, f"{method}: HTTP {status}, the body is not JSON", status
         ) from None
     is_reply = isinstance(body, dict) and (
         isinstance(body.get("result"), dict) or isinstance(body.get("error"), dict)
     )
     if not is_reply:
-        raise errors.BadReplyError(
-            f"{method}: HTTP {status}, the body is not a JSON-RPC reply", status_code=status
+        raise _unreadable(
+            method, f"{method}: HTTP {status}, the body is not a JSON-RPC reply", status
         )
     return dict(body)
+
+
+# A proxy says these when the request never got through to the API.
+_REFUSED_UPSTREAM = frozenset({500, 503})
+
+
+def _unreadable(method: str, message: str, status: int) -> errors.TransportError:
+    """An answer we cannot read: transient, unless a call may have been placed behind it.
+
+    A gateway timeout (504), a bad gateway (502) or a mangled 200 to a `start.*` request may
+    hide a call the provider did create, so it must be looked up, never simply sent again.
+    """
+    if method in START_METHODS and status not in _REFUSED_UPSTREAM:
+        return errors.AmbiguousError(message)
+    return errors.BadReplyError(message, status_code=status)
 
 
 def _check_id(method: str, request_id: str, body: dict[str, Any]) -> None:

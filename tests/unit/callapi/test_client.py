@@ -263,9 +263,10 @@ def test_docs_login_and_logout_replies() -> None:
     "data",
     [{}, {"call_session_id": "237859081"}, {"call_session_id": True}, {"call_session_id": 1.5}, []],
 )
-def test_start_success_without_integer_session_id_is_a_bad_reply(data: Any) -> None:
+def test_start_success_without_integer_session_id_is_ambiguous(data: Any) -> None:
+    # The provider said yes without naming the call: it may exist, so it must be looked up.
     api = FakeApi(ok(data))
-    with pytest.raises(errors.BadReplyError):
+    with pytest.raises(errors.AmbiguousError):
         keyed(api).start_call("start.informer_call", doc_params("start.informer_call"))
 
 
@@ -433,9 +434,30 @@ def test_transport_fault_is_translated(
 def test_answer_that_is_not_json_rpc_is_a_bad_reply(response: httpx.Response, status: int) -> None:
     api = FakeApi(response)
     with pytest.raises(errors.BadReplyError) as caught:
-        keyed(api).start_call("start.informer_call", doc_params("start.informer_call"))
+        keyed(api).release_call(1)
     assert caught.value.status_code == status
     assert caught.value.handling is errors.Handling.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (httpx.Response(500, text="<html>Internal Server Error</html>"), errors.BadReplyError),
+        (httpx.Response(503, text="<html>Service Unavailable</html>"), errors.BadReplyError),
+        (httpx.Response(502, text="<html>Bad Gateway</html>"), errors.AmbiguousError),
+        (httpx.Response(504, text="<html>Gateway Timeout</html>"), errors.AmbiguousError),
+        (httpx.Response(200, text="<html>maintenance</html>"), errors.AmbiguousError),
+        (httpx.Response(200, json={"hello": "world"}), errors.AmbiguousError),
+    ],
+)
+def test_an_unreadable_answer_to_a_start_call_is_ambiguous_unless_refused_upstream(
+    response: httpx.Response, expected: type[errors.TransportError]
+) -> None:
+    # Behind a gateway timeout or a mangled 200 the call may exist: never simply send it again.
+    api = FakeApi(response)
+    with pytest.raises(errors.TransportError) as caught:
+        keyed(api).start_call("start.informer_call", doc_params("start.informer_call"))
+    assert type(caught.value) is expected
 
 
 # --- tokens ---------------------------------------------------------------------------------------
