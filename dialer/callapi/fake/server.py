@@ -16,6 +16,7 @@ from dialer.callapi.limits import Limits
 
 API_PATHS = frozenset({"/v4.0", "/v4.0/"})
 IDLE_KEEPALIVE_SECONDS = 30.0  # an idle keep-alive connection is closed after this long
+POLL_SECONDS = 0.05  # how soon stop() is noticed by the serving thread
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -37,6 +38,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "dialer-fake-callapi"
     timeout = IDLE_KEEPALIVE_SECONDS
+    # Headers and body go out in separate writes; without this, delayed ACKs add ~40 ms each.
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def setup(self) -> None:
@@ -55,11 +58,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """Answer a JSON-RPC request."""
+        # Read the body first, whatever the path: left unread it would corrupt the next request
+        # on this keep-alive connection.
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
         if self.path not in API_PATHS:
             self._send_plain(404, b"Not Found")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
         outcome = self.server.simulator.handle(raw, self.headers.get("Content-Type"))
         self._deliver(outcome)
 
@@ -130,7 +135,10 @@ class SimulatorServer:
             return self
         self._http = _HttpServer(self._address, self.simulator)
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="fake-callapi", daemon=True
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": POLL_SECONDS},
+            name="fake-callapi",
+            daemon=True,
         )
         self._thread.start()
         return self
