@@ -1,0 +1,242 @@
+"""CSV import: encodings, delimiters, quoting, line numbers, rejects, duplicates, the blacklist."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dialer.blacklist import add_numbers
+from dialer.campaigns import create_campaign, parse_campaign
+from dialer.contacts import (
+    ContactsImportError,
+    default_rejects_path,
+    detect_delimiter,
+    detect_encoding,
+    find_phone_column,
+    import_contacts,
+)
+from dialer.models import BlacklistSource, Campaign, Contact, ContactStatus
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "campaigns"
+
+CAMPAIGN = """
+name = "{name}"
+method = "start.informer_call"
+[params]
+virtual_phone_number = "74993720692"
+contact_message = {{ type = "tts", value = "{text}" }}
+"""
+
+
+def _campaign(session: Session, text: str = "Здравствуйте!", name: str = "c") -> Campaign:
+    return create_campaign(session, parse_campaign(CAMPAIGN.format(name=name, text=text)))
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _contacts(session: Session, campaign: Campaign) -> list[Contact]:
+    stmt = select(Contact).where(Contact.campaign_id == campaign.id).order_by(Contact.line_no)
+    return list(session.scalars(stmt))
+
+
+def _rejects(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> list[list[str]]:
+    with path.open(encoding=encoding, newline="") as f:
+        return list(csv.reader(f, delimiter=delimiter))
+
+
+ROWS = "Телефон;Имя клиента;Заказ\n8 (926) 000-00-01;Анна;A-1\n+7 926 000 00 02;Борис;A-2\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251"])
+def test_encodings_are_detected(session: Session, tmp_path: Path, encoding: str) -> None:
+    campaign = _campaign(session, "Здравствуйте, {Имя клиента}!")
+    path = _write(tmp_path / "c.csv", ROWS, encoding)
+    summary = import_contacts(session, campaign, path)
+    assert summary.encoding == encoding
+    assert summary.imported == 2
+    first = _contacts(session, campaign)[0]
+    assert first.variables == {
+        "Телефон": "8 (926) 000-00-01",
+        "Имя клиента": "Анна",
+        "Заказ": "A-1",
+    }
+
+
+def test_cp1251_detection_on_a_larger_sample() -> None:
+    text = "Телефон;Имя;Город\n" + "".join(f"8926000{i:04d};Пётр;Москва\n" for i in range(500))
+    assert detect_encoding(text.encode("cp1251")) == "cp1251"
+    assert detect_encoding(text.encode("utf-8")[:1001]) == "utf-8"  # cut mid-character
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_delimiters_are_detected(session: Session, tmp_path: Path, delimiter: str) -> None:
+    campaign = _campaign(session)
+    path = _write(tmp_path / "c.csv", ROWS.replace(";", delimiter))
+    summary = import_contacts(session, campaign, path)
+    assert summary.delimiter == delimiter
+    assert [c.phone for c in _contacts(session, campaign)] == ["79260000001", "79260000002"]
+
+
+def test_delimiter_fallback_counts_the_header() -> None:
+    assert detect_delimiter("phone;name") == ";"
+    assert detect_delimiter("phone") == ","
+
+
+def test_quoted_fields_crlf_and_physical_line_numbers(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    text = (
+        "phone,note,city\r\n"
+        '89260000001,"two\r\nlines, with a comma",Москва\r\n'
+        "\r\n"
+        '89260000002,"say ""hi""",Тверь\r\n'
+    )
+    path = _write(tmp_path / "c.csv", text)
+    summary = import_contacts(session, campaign, path)
+    assert (summary.read, summary.imported) == (2, 2)
+    first, second = _contacts(session, campaign)
+    assert first.variables["note"] == "two\r\nlines, with a comma"
+    assert first.line_no == 2
+    assert second.variables["note"] == 'say "hi"'
+    assert second.line_no == 5  # the quoted newline and the blank line count
+
+
+def test_rejects_file_holds_line_reason_and_row(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    text = (
+        "name;phone\n"
+        "Анна;8 (926) 000-00-01\n"
+        "Игорь;12345\n"
+        "Нет;\n"
+        "Лишний;89260000003;x\n"
+        "Анна снова;+7 926 000 00 01\n"
+    )
+    path = _write(tmp_path / "in.csv", text, "cp1251")
+    summary = import_contacts(session, campaign, path)
+    assert (summary.read, summary.imported, summary.rejected, summary.duplicates) == (5, 1, 3, 1)
+    assert summary.rejects_path == default_rejects_path(path) == tmp_path / "in.csv.rejects.csv"
+    rows = _rejects(summary.rejects_path, "cp1251", ";")
+    assert rows[0] == ["line", "reason", "name", "phone"]
+    by_line = {row[0]: row for row in rows[1:]}
+    assert by_line["3"][1:] == ["not a valid phone number: '12345'", "Игорь", "12345"]
+    assert by_line["4"][1] == "empty phone number"
+    assert by_line["5"][1] == "3 fields, the header has 2"
+    assert by_line["6"][1:] == ["duplicate of line 2", "Анна снова", "+7 926 000 00 01"]
+    assert len(rows) == 5
+
+
+def test_duplicates_across_batches_and_reimport_adds_nothing(
+    session: Session, tmp_path: Path
+) -> None:
+    campaign = _campaign(session)
+    text = "phone\n89260000001\n89260000002\n89260000003\n+79260000001\n9260000002\n"
+    path = _write(tmp_path / "c.csv", text)
+    first = import_contacts(session, campaign, path, batch_size=2)
+    assert (first.imported, first.duplicates) == (3, 2)
+    reasons = {row[0]: row[1] for row in _rejects(tmp_path / "c.csv.rejects.csv")[1:]}
+    assert reasons == {"5": "duplicate of line 2", "6": "duplicate of line 3"}
+
+    again = import_contacts(session, campaign, path, rejects_path=tmp_path / "again.csv")
+    assert (again.read, again.imported, again.duplicates) == (5, 0, 5)
+    assert len(_contacts(session, campaign)) == 3
+    reasons = {row[0]: row[1] for row in _rejects(tmp_path / "again.csv")[1:]}
+    assert reasons["2"] == "already in the campaign (line 2 of an earlier import)"
+
+
+def test_the_same_number_in_two_campaigns_is_two_contacts(session: Session, tmp_path: Path) -> None:
+    one, two = _campaign(session, name="one"), _campaign(session, name="two")
+    path = _write(tmp_path / "c.csv", "phone\n89260000001\n")
+    assert import_contacts(session, one, path).imported == 1
+    assert import_contacts(session, two, path).imported == 1
+
+
+def test_blacklisted_numbers_are_imported_as_blacklisted(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    add_numbers(session, ["79260000002"], BlacklistSource.MANUAL)
+    path = _write(tmp_path / "c.csv", ROWS)
+    summary = import_contacts(session, campaign, path)
+    assert (summary.imported, summary.blacklisted) == (2, 1)
+    statuses = {c.phone: c.status for c in _contacts(session, campaign)}
+    assert statuses == {
+        "79260000001": ContactStatus.PENDING,
+        "79260000002": ContactStatus.BLACKLISTED,
+    }
+
+
+def test_a_missing_placeholder_column_imports_nothing(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session, "Здравствуйте, {Имя}! Заказ {Заказ}.")
+    path = _write(tmp_path / "c.csv", ROWS)
+    with pytest.raises(ContactsImportError) as info:
+        import_contacts(session, campaign, path)
+    assert "{Имя}" in str(info.value)
+    assert "{Заказ}" not in str(info.value)  # that column exists
+    assert _contacts(session, campaign) == []
+    assert not default_rejects_path(path).exists()
+
+
+def test_time_zone_and_every_column_are_stored(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    path = _write(tmp_path / "c.csv", "Номер;Офис\n8 (495) 123-45-67;Центр\n")
+    import_contacts(session, campaign, path)
+    (contact,) = _contacts(session, campaign)
+    assert (contact.phone, contact.timezone) == ("74951234567", "Europe/Moscow")
+    assert contact.variables == {"Номер": "8 (495) 123-45-67", "Офис": "Центр"}
+    assert contact.status == ContactStatus.PENDING
+
+
+def test_phone_column_by_option(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    path = _write(tmp_path / "c.csv", "Клиент,Куда звонить\nАнна,89260000001\n")
+    with pytest.raises(ContactsImportError, match="no phone column"):
+        import_contacts(session, campaign, path)
+    summary = import_contacts(session, campaign, path, phone_column="куда звонить")
+    assert summary.imported == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "index"),
+    [(["Name", "PHONE"], 1), (["Телефон клиента", "Номер"], 1), (["MSISDN"], 0), (["tel."], 0)],
+)
+def test_phone_column_by_usual_names(header: list[str], index: int) -> None:
+    assert find_phone_column(header) == index
+
+
+def test_an_empty_file_needs_a_header(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    with pytest.raises(ContactsImportError, match="header row is required"):
+        import_contacts(session, campaign, _write(tmp_path / "c.csv", ""))
+
+
+def test_region_option(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    path = _write(tmp_path / "c.csv", "phone\n020 7946 0018\n")
+    assert import_contacts(session, campaign, path, region="GB").imported == 1
+    assert _contacts(session, campaign)[0].phone == "442079460018"
+
+
+def test_the_sample_csv(session: Session, tmp_path: Path) -> None:
+    campaign = create_campaign(session, parse_campaign((EXAMPLES / "order-ready.toml").read_text()))
+    add_numbers(session, ["79260000009"], BlacklistSource.IMPORT)
+    sample = EXAMPLES / "contacts-sample.csv"
+    summary = import_contacts(session, campaign, sample, rejects_path=tmp_path / "r.csv")
+    assert (summary.encoding, summary.delimiter) == ("cp1251", ";")
+    assert summary.read == 20
+    assert (summary.imported, summary.duplicates, summary.rejected) == (15, 2, 3)
+    assert summary.blacklisted == 1
+
+
+def test_progress_is_reported(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    path = _write(tmp_path / "c.csv", "phone\n" + "".join(f"8926000{i:04d}\n" for i in range(10)))
+    calls: list[tuple[int, int]] = []
+    import_contacts(
+        session, campaign, path, batch_size=4, progress=lambda b, r: calls.append((b, r))
+    )
+    assert [rows for _, rows in calls] == [4, 8, 10]
+    assert calls[-1][0] == path.stat().st_size
