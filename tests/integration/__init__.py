@@ -1,0 +1,1 @@
+"""Integration tests: real components together (the client against the simulator over HTTP)."""
