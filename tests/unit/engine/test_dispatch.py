@@ -1,0 +1,264 @@
+"""The dispatcher: claims within the budget, shares it fairly, respects windows and caps, and
+reconciles lost wake-ups and dead workers."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+
+from dialer import dispatch, pacing
+from dialer.config import Settings
+from dialer.db import transaction
+from dialer.models import (
+    Attempt,
+    AttemptOutcome,
+    Budget,
+    Campaign,
+    CampaignState,
+    Contact,
+    ContactStatus,
+)
+from dialer.options import CampaignOptions, Pace, Window
+from tests.unit.engine.conftest import START, add_campaign, phones
+
+
+class Outbox:
+    """Records what the dispatcher sends."""
+
+    def __init__(self) -> None:
+        self.wakeups: list[int] = []
+        self.resolutions: list[int] = []
+
+    def send(self, ids: Sequence[int]) -> None:
+        self.wakeups.extend(ids)
+
+    def resolve(self, ids: Sequence[int]) -> None:
+        self.resolutions.extend(ids)
+
+
+@pytest.fixture
+def outbox() -> Outbox:
+    return Outbox()
+
+
+def tick(
+    engine: Engine, settings: Settings, outbox: Outbox, now: dt.datetime = START
+) -> dispatch.TickResult:
+    return dispatch.tick(engine, settings, outbox.send, outbox.resolve, now=now)
+
+
+def statuses(engine: Engine, campaign_id: int | None = None) -> dict[str, int]:
+    with transaction(engine) as session:
+        query = select(Contact.status, func.count()).group_by(Contact.status)
+        if campaign_id is not None:
+            query = query.where(Contact.campaign_id == campaign_id)
+        return {str(s): n for s, n in session.execute(query)}
+
+
+def test_claims_only_what_the_budget_allows(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    add_campaign(sqlite_engine, phones(25))
+
+    first = tick(sqlite_engine, settings, outbox)
+    second = tick(sqlite_engine, settings, outbox)
+
+    assert len(first.queued) == 10  # the settings' guess of the minute limit
+    assert second.queued == []  # the ten wake-ups already out use the whole budget
+    assert outbox.wakeups == first.queued
+    assert statuses(sqlite_engine) == {"queued": 10, "pending": 15}
+
+
+def test_the_next_window_is_queued_just_before_it_opens(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    add_campaign(sqlite_engine, phones(25))
+    with transaction(sqlite_engine) as session:
+        pacing.load(session, settings, START)
+        session.execute(
+            update(Budget).values(
+                minute_remaining=0, minute_reset_at=START + dt.timedelta(seconds=1)
+            )
+        )
+
+    assert len(tick(sqlite_engine, settings, outbox).queued) == 10
+
+
+def test_running_campaigns_share_the_budget_fairly(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    first, _ = add_campaign(sqlite_engine, phones(20), name="first")
+    second, _ = add_campaign(sqlite_engine, phones(20, start=100), name="second")
+    small, _ = add_campaign(sqlite_engine, phones(1, start=200), name="small")
+    settings = dataclasses.replace(settings, minute_limit_guess=21)
+
+    tick(sqlite_engine, settings, outbox)
+
+    # The small campaign needs one; the other two split the rest evenly.
+    assert statuses(sqlite_engine, small) == {"queued": 1}
+    assert statuses(sqlite_engine, first)["queued"] == 10
+    assert statuses(sqlite_engine, second)["queued"] == 10
+
+
+def test_a_campaign_pace_cap_holds_it_below_the_account_limit(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    capped = CampaignOptions(pace=Pace(calls_per_minute=3))
+    campaign_id, ids = add_campaign(sqlite_engine, phones(20), options=capped)
+    with transaction(sqlite_engine) as session:
+        session.add(
+            Attempt(
+                external_id="x-1",
+                contact_id=ids[0],
+                campaign_id=campaign_id,
+                method="start.informer_call",
+                params={},
+                requested_at=START - dt.timedelta(seconds=30),
+                outcome=AttemptOutcome.PLACED,
+            )
+        )
+        session.execute(
+            update(Contact).where(Contact.id == ids[0]).values(status=ContactStatus.PLACED)
+        )
+
+    assert len(tick(sqlite_engine, settings, outbox).queued) == 2
+
+
+def test_outside_the_window_nothing_is_queued_and_the_campaign_says_until_when(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    evening = CampaignOptions(window=Window(hours=((18 * 60, 21 * 60),)))
+    campaign_id, _ = add_campaign(sqlite_engine, phones(5), options=evening)
+
+    assert tick(sqlite_engine, settings, outbox).queued == []
+
+    with transaction(sqlite_engine) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        assert campaign.waiting_reason == "outside calling window"
+        assert campaign.waiting_until == START.replace(hour=15)  # 18:00 Moscow
+    later = tick(sqlite_engine, settings, outbox, now=START.replace(hour=15))
+    assert len(later.queued) == 5
+
+
+def test_contacts_in_a_closed_zone_are_parked_until_their_window_opens(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    own = CampaignOptions(window=Window(contact_timezone=True, hours=((9 * 60, 21 * 60),)))
+    _, [moscow, vladivostok] = add_campaign(sqlite_engine, phones(2), options=own)
+    with transaction(sqlite_engine) as session:
+        session.execute(
+            update(Contact).where(Contact.id == vladivostok).values(timezone="Asia/Vladivostok")
+        )
+    evening = START.replace(hour=12)  # 15:00 in Moscow, 22:00 in Vladivostok
+
+    assert tick(sqlite_engine, settings, outbox, now=evening).queued == [moscow]
+
+    with transaction(sqlite_engine) as session:
+        parked = session.get_one(Contact, vladivostok)
+        assert parked.status == ContactStatus.PENDING
+        assert parked.next_attempt_at == START.replace(hour=23)  # 09:00 there
+
+
+def test_lost_wakeups_are_sent_again(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    add_campaign(sqlite_engine, phones(3))
+    first = tick(sqlite_engine, settings, outbox)
+    later = START + dt.timedelta(seconds=settings.stuck_after + 1)
+
+    again = tick(sqlite_engine, settings, outbox, now=later)
+
+    assert sorted(again.requeued) == sorted(first.queued)
+    assert again.queued == []
+
+
+def test_an_attempt_stuck_mid_request_is_sent_for_resolution(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    campaign_id, [cid] = add_campaign(sqlite_engine, phones(1))
+    with transaction(sqlite_engine) as session:
+        session.execute(
+            update(Contact).where(Contact.id == cid).values(status=ContactStatus.DIALING)
+        )
+        attempt = Attempt(
+            external_id="stuck",
+            contact_id=cid,
+            campaign_id=campaign_id,
+            method="start.informer_call",
+            params={},
+            requested_at=START,
+        )
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+
+    soon = tick(sqlite_engine, settings, outbox, now=START + dt.timedelta(seconds=10))
+    late = tick(sqlite_engine, settings, outbox, now=START + dt.timedelta(minutes=5))
+
+    assert soon.stuck_attempts == []
+    assert late.stuck_attempts == [attempt_id]
+    assert outbox.resolutions == [attempt_id]
+    assert late.released == 0  # a request may be in flight: never simply redialed
+
+
+def test_a_contact_left_dialing_between_tries_goes_back_to_pending(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    with transaction(sqlite_engine) as session:
+        session.execute(
+            update(Contact)
+            .where(Contact.id == cid)
+            .values(status=ContactStatus.DIALING, updated_at=START)
+        )
+
+    result = tick(sqlite_engine, settings, outbox, now=START + dt.timedelta(minutes=5))
+
+    assert result.released == 1
+    assert result.queued == [cid]
+
+
+def test_a_campaign_with_nobody_left_completes(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    campaign_id, ids = add_campaign(sqlite_engine, phones(2))
+    with transaction(sqlite_engine) as session:
+        session.execute(
+            update(Contact).where(Contact.id.in_(ids)).values(status=ContactStatus.PLACED)
+        )
+
+    assert tick(sqlite_engine, settings, outbox).completed == ["order-ready"]
+    with transaction(sqlite_engine) as session:
+        assert session.get_one(Campaign, campaign_id).state == CampaignState.COMPLETED
+
+
+def test_a_spent_day_budget_idles_the_campaign_until_the_day_reset(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    campaign_id, _ = add_campaign(sqlite_engine, phones(2))
+    day_reset = START + dt.timedelta(hours=3)
+    with transaction(sqlite_engine) as session:
+        pacing.load(session, settings, START)
+        session.execute(update(Budget).values(day_remaining=0, day_reset_at=day_reset))
+
+    assert tick(sqlite_engine, settings, outbox).queued == []
+    with transaction(sqlite_engine) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        assert (campaign.waiting_reason, campaign.waiting_until) == (
+            "daily points limit reached",
+            day_reset,
+        )
+    assert len(tick(sqlite_engine, settings, outbox, now=day_reset).queued) == 2
+
+
+def test_paused_and_draft_campaigns_are_left_alone(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    add_campaign(sqlite_engine, phones(2), state=CampaignState.PAUSED, name="paused")
+    add_campaign(sqlite_engine, phones(2, start=10), state=CampaignState.DRAFT, name="draft")
+
+    assert tick(sqlite_engine, settings, outbox).queued == []

@@ -1,0 +1,118 @@
+"""The shared points budget: reservations, refunds, and the provider's numbers winning."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dialer import pacing
+from dialer.callapi.limits import Limits
+from dialer.models import Budget
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def budget(remaining: int = 10, limit: int = 10, reset_in: float = 60.0) -> Budget:
+    return Budget(
+        account="acct",
+        minute_limit=limit,
+        minute_remaining=remaining,
+        minute_reset_at=T0 + dt.timedelta(seconds=reset_in),
+        day_limit=1000,
+        day_remaining=1000,
+        day_reset_at=T0 + dt.timedelta(hours=10),
+        window_seconds=60.0,
+    )
+
+
+def limits(remaining: int, reset: float, limit: int = 10, day_remaining: int = 1000) -> Limits:
+    return Limits(
+        day_limit=1000,
+        day_remaining=day_remaining,
+        day_reset=36_000.0,
+        minute_limit=limit,
+        minute_remaining=remaining,
+        minute_reset=reset,
+    )
+
+
+def seconds(n: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=n)
+
+
+def test_reservations_stop_at_the_limit_and_name_the_reset() -> None:
+    b = budget(remaining=2)
+    assert pacing.reserve(b, 1, T0).granted
+    assert pacing.reserve(b, 1, T0).granted
+    refused = pacing.reserve(b, 1, T0)
+    assert not refused.granted
+    assert (refused.reason, refused.wait_until) == ("minute", seconds(60))
+    assert (b.minute_remaining, b.day_remaining) == (0, 998)
+
+
+def test_a_method_weight_is_taken_whole() -> None:
+    b = budget(remaining=3)
+    assert pacing.reserve(b, 2, T0).granted
+    assert not pacing.reserve(b, 2, T0).granted
+    assert pacing.available(b, 1, T0) == 1
+
+
+def test_the_window_refills_at_its_reset() -> None:
+    b = budget(remaining=0)
+    assert pacing.available(b, 1, seconds(59)) == 0
+    assert pacing.available(b, 1, seconds(60)) == 10
+    assert b.minute_reset_at == seconds(120)
+
+
+def test_the_day_limit_refuses_with_the_day_reset() -> None:
+    b = budget()
+    b.day_remaining = 0
+    refused = pacing.reserve(b, 1, T0)
+    assert (refused.granted, refused.reason, refused.wait_until) == (False, "day", b.day_reset_at)
+
+
+def test_a_refund_returns_points_only_within_the_same_window() -> None:
+    b = budget(remaining=5)
+    taken = pacing.reserve(b, 1, T0)
+    pacing.refund(b, 1, taken, seconds(1))
+    assert b.minute_remaining == 5
+    late = pacing.reserve(b, 1, seconds(2))
+    pacing.refund(b, 1, late, seconds(61))  # the window it came from is over
+    assert b.minute_remaining == 10
+
+
+def test_the_provider_count_wins_when_it_is_lower() -> None:
+    b = budget(remaining=8)
+    pacing.observe(b, limits(remaining=3, reset=40.0), seconds(20), seconds(20))
+    assert (b.minute_remaining, b.minute_reset_at) == (3, seconds(60))
+
+
+def test_our_count_stays_when_requests_are_in_flight() -> None:
+    # We reserved 4 that the provider has not seen yet: its 8 would overspend.
+    b = budget(remaining=4)
+    pacing.observe(b, limits(remaining=8, reset=40.0), seconds(20), seconds(20))
+    assert b.minute_remaining == 4
+
+
+def test_a_shorter_window_than_guessed_is_learned_from_the_reset() -> None:
+    b = budget(remaining=9)
+    pacing.observe(b, limits(remaining=9, reset=5.0), T0, T0)
+    assert b.minute_reset_at == seconds(5)
+    assert pacing.available(b, 1, seconds(5)) == 10
+
+
+def test_a_later_provider_window_replaces_ours() -> None:
+    b = budget(remaining=0, reset_in=1.0)
+    pacing.observe(b, limits(remaining=7, reset=59.0), T0, T0)
+    assert (b.minute_remaining, b.minute_reset_at) == (7, seconds(59))
+
+
+def test_a_reply_about_a_window_that_has_ended_is_ignored() -> None:
+    b = budget(remaining=9)
+    pacing.observe(b, limits(remaining=0, reset=0.5), T0, seconds(1))
+    assert (b.minute_remaining, b.minute_reset_at) == (9, seconds(60))
+
+
+def test_a_lower_limit_from_the_provider_caps_what_remains() -> None:
+    b = budget(remaining=10, limit=10)
+    pacing.observe(b, limits(remaining=4, reset=30.0, limit=4), T0, T0)
+    assert (b.minute_limit, b.minute_remaining) == (4, 4)
