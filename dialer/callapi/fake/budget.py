@@ -21,10 +21,12 @@ class Window:
     started: float | None = None
     spent: int = 0
 
-    def roll(self, now: float) -> None:
-        """Start the window on first use, or move it forward by whole lengths once it has ended."""
+    def roll(self, now: float, *, start: bool = True) -> None:
+        """Start the window on first use (if `start`), or move it forward by whole lengths once
+        it has ended."""
         if self.started is None:
-            self.started = now
+            if start:
+                self.started = now
             return
         elapsed = now - self.started
         if elapsed >= self.length:
@@ -49,10 +51,10 @@ class PointsBudget:
         self.day = Window(day_len, day_limit)
         self.spent_total = 0
 
-    def roll(self, now: float) -> None:
-        """Bring both windows up to `now`."""
-        self.minute.roll(now)
-        self.day.roll(now)
+    def roll(self, now: float, *, start: bool = True) -> None:
+        """Bring both windows up to `now`; `start=False` only looks, starting no window."""
+        self.minute.roll(now, start=start)
+        self.day.roll(now, start=start)
 
     def short_of(self, points: int) -> Window | None:
         """The window that cannot pay `points` now (minute first), or None when both can."""

@@ -152,13 +152,13 @@ class Simulator:
         """The `metadata.limits` a reply would carry now."""
         with self._lock:
             now = self.config.clock()
-            self._budget.roll(now)
+            self._budget.roll(now, start=False)  # looking must not start the windows
             return self._budget.limits(now)
 
     def stats(self) -> Stats:
         """A snapshot of the counters."""
         with self._lock:
-            self._budget.roll(self.config.clock())
+            self._budget.roll(self.config.clock(), start=False)
             return Stats(
                 requests=sum(self._outcomes.values()),
                 succeeded=self._outcomes["ok"],

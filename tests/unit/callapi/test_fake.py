@@ -460,6 +460,19 @@ def test_the_minute_limit_is_exceeded_then_resets_with_its_window(make_api: Make
     assert after["day_remaining"] == after["day_limit"] - 3
 
 
+def test_the_windows_are_fixed_and_start_at_the_first_request(make_api: MakeApi) -> None:
+    api = make_api(minute_limit=3, window_seconds=10)
+    api.clock.advance(25)
+    assert api.server.limits().minute_reset == 10.0  # looking starts nothing
+    api.rpc("list.calls", {})
+    api.clock.advance(4)
+    assert api.server.limits().minute_reset == 6.0
+    api.clock.advance(21)  # two whole windows and 5 s later: the window started 20 s later
+    limits = api.server.limits()
+    assert (limits.minute_reset, limits.minute_remaining) == (5.0, 3)
+    assert limits.day_remaining == limits.day_limit - 1
+
+
 def test_the_day_limit_is_named_when_it_runs_out(make_api: MakeApi) -> None:
     api = make_api(minute_limit=100, day_limit=1)
     api.rpc("list.calls", {})
