@@ -166,7 +166,9 @@ def budget_seen(
     session: Session, campaign: Campaign, account: str | None = None
 ) -> BudgetSeen | None:
     """The budget from the account's Budget row, else from the campaign's latest attempt limits."""
-    query = select(Budget).order_by(Budget.observed_at.desc(), Budget.updated_at.desc()).limit(1)
+    # Without an account, the row heard from most recently (PostgreSQL sorts NULLs first in DESC).
+    newest = (Budget.observed_at.desc().nulls_last(), Budget.updated_at.desc())
+    query = select(Budget).order_by(*newest).limit(1)
     if account is not None:
         query = query.where(Budget.account == account)
     row = session.scalars(query).first()

@@ -105,3 +105,12 @@ def test_progress_of_every_campaign(session: Session) -> None:
     assert progress["empty"].total == 0
     assert progress["done"].percent == 100.0
     assert progress["empty"].as_dict()["state"] == "draft"
+
+
+def test_without_an_account_the_newest_budget_row_is_used(session: Session) -> None:
+    campaign = add_campaign(session)
+    add_budget(session, account="never-heard", observed_at=None, minute_remaining=1)
+    add_budget(session, account="heard", minute_remaining=33)
+    status = campaign_status(session, campaign, now=NOW)
+    assert status.budget is not None
+    assert status.budget.minute_remaining == 33
