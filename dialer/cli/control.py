@@ -10,7 +10,8 @@ from rich.console import Console
 from dialer import lifecycle
 from dialer.campaigns import CampaignError
 from dialer.cli.app import app, campaign_app
-from dialer.cli.common import database, fail
+from dialer.cli.database import fail, open_database
+from dialer.db import transaction
 from dialer.models import ContactStatus
 
 Name = Annotated[str, typer.Argument(help="The campaign's name.")]
@@ -20,7 +21,7 @@ Concurrency = Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Pa
 @campaign_app.command("start")
 def start(name: Name) -> None:
     """Start a campaign: running workers begin to dial it."""
-    with database() as session:
+    with transaction(open_database()) as session:
         try:
             campaign = lifecycle.start(session, name)
         except CampaignError as exc:
@@ -31,7 +32,7 @@ def start(name: Name) -> None:
 @campaign_app.command("pause")
 def pause(name: Name) -> None:
     """Stop new requests at once (requests in flight finish)."""
-    with database() as session:
+    with transaction(open_database()) as session:
         try:
             campaign = lifecycle.pause(session, name)
         except CampaignError as exc:
@@ -42,7 +43,7 @@ def pause(name: Name) -> None:
 @campaign_app.command("resume")
 def resume(name: Name) -> None:
     """Continue a paused campaign where it stopped."""
-    with database() as session:
+    with transaction(open_database()) as session:
         try:
             campaign = lifecycle.resume(session, name)
         except CampaignError as exc:
@@ -53,7 +54,7 @@ def resume(name: Name) -> None:
 @campaign_app.command("cancel")
 def cancel(name: Name) -> None:
     """End a campaign: contacts never dialed become `cancelled`."""
-    with database() as session:
+    with transaction(open_database()) as session:
         try:
             campaign = lifecycle.cancel(session, name)
         except CampaignError as exc:
@@ -74,7 +75,7 @@ def requeue(
         statuses = [ContactStatus(s) for s in (status or ["unknown"])]
     except ValueError as exc:
         fail(str(exc))
-    with database() as session:
+    with transaction(open_database()) as session:
         try:
             moved = lifecycle.requeue(session, name, statuses)
         except CampaignError as exc:
@@ -105,6 +106,17 @@ def run(
         fail(f"campaign {name} stopped: {why}", code=result.exit_code)
 
 
+@app.command("demo")
+def demo(concurrency: Concurrency = 4) -> None:
+    """Run the example campaign end to end against the built-in simulator."""
+    from dialer.demo import run_demo
+
+    console = Console()
+    result = run_demo(console, concurrency=concurrency)
+    if result.exit_code:
+        fail(f"the demo campaign stopped: {result.status.pause_reason}", code=result.exit_code)
+
+
 @app.command("worker")
 def worker(
     concurrency: Concurrency = 4,
@@ -119,8 +131,7 @@ def worker(
     from dialer.runner import start_dispatcher_thread
     from dialer.worker import app as celery_app
 
-    with database():
-        pass  # brings the schema up to date before any task runs
+    open_database()  # brings the schema up to date before any task runs
     if dispatch:
         start_dispatcher_thread(get_settings())
     celery_app.worker_main(

@@ -17,10 +17,10 @@ from dialer.db import engine_for
 USAGE_ERROR = 2
 
 
-def fail(message: str) -> NoReturn:
-    """Print a one-line error on stderr and exit with code 2 (the user's input is at fault)."""
+def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
+    """Print a one-line error on stderr and exit with `code` (2: the user's input is at fault)."""
     typer.echo(f"dialer: {message}", err=True)
-    raise typer.Exit(USAGE_ERROR)
+    raise typer.Exit(code)
 
 
 def database_url() -> str:
