@@ -86,6 +86,7 @@ class Settings:
     day_limit_guess: int = 10_000
     window_seconds_guess: float = 60.0
     dispatch_interval: float = 1.0
+    max_queued: int = 5_000
     stuck_after: float = 120.0
     transient_attempts: int = 3
     transient_max_seconds: float = 60.0
@@ -145,6 +146,7 @@ def load_settings() -> Settings:
         day_limit_guess=_int("DAY_LIMIT", 10_000),
         window_seconds_guess=_float("WINDOW_SECONDS", 60.0),
         dispatch_interval=_float("DISPATCH_INTERVAL", 1.0),
+        max_queued=_int("MAX_QUEUED", 5_000),
         stuck_after=_float("STUCK_AFTER", 120.0),
         transient_attempts=_int("TRANSIENT_ATTEMPTS", 3),
         transient_max_seconds=_float("TRANSIENT_MAX_SECONDS", 60.0),

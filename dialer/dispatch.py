@@ -70,7 +70,7 @@ def tick(
         result.stuck_attempts = _stuck_attempts(session, settings, now)
         result.released = _release_abandoned(session, settings, now)
         campaigns = _running(session)
-        capacity = _capacity(session, budget, now)
+        capacity = _capacity(session, budget, now, settings.max_queued)
         result.queued = _claim_fairly(session, campaigns, capacity, settings, now)
         _note_waiting(session, campaigns, budget, now)
         result.completed = _complete_finished(session, campaigns, now)
@@ -91,11 +91,14 @@ def _running(session: Session) -> list[Campaign]:
     )
 
 
-def _capacity(session: Session, budget: Budget, now: dt.datetime) -> int:
-    """Points the next requests may use: what remains, minus wake-ups already waiting."""
-    points = pacing.available(budget, 1, now)
+def _capacity(session: Session, budget: Budget, now: dt.datetime, max_queued: int) -> int:
+    """Points the next requests may use: what remains, minus wake-ups already waiting.
+
+    `max_queued` bounds the wake-ups out at once even when the provider's limit is huge.
+    """
+    points = min(pacing.available(budget, 1, now), max_queued)
     if budget.minute_reset_at - now <= LOOKAHEAD:
-        points = min(points + budget.minute_limit, budget.day_remaining)
+        points = min(points + budget.minute_limit, budget.day_remaining, max_queued)
     waiting = session.scalar(
         select(func.count()).select_from(Contact).where(Contact.status == ContactStatus.QUEUED)
     )
