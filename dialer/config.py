@@ -93,6 +93,9 @@ class Settings:
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
     backoff_enabled: bool = True
+    # The broker queue the wake-ups travel on; deployments (and test runs) sharing one broker
+    # keep apart by giving each its own.
+    queue: str = "dialer"
 
     @property
     def broker_folder(self) -> Path:
@@ -153,6 +156,7 @@ def load_settings() -> Settings:
         backoff_initial=_float("BACKOFF_INITIAL", 0.5),
         backoff_max=_float("BACKOFF_MAX", 10.0),
         backoff_enabled=_bool("BACKOFF", True),
+        queue=_env("QUEUE") or "dialer",
     )
 
 

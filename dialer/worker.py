@@ -25,7 +25,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings: acks after the work, one message at a time, no result backend."""
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
-        "task_default_queue": "dialer",
+        "task_default_queue": settings.queue,
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
