@@ -17,6 +17,8 @@ DEFAULT_REGION = "RU"
 # `phonenumbers` see the same string for every typing of one number.
 _FORMATTING = re.compile(r"[\s()\-./\u00a0\u2010-\u2015]")
 _UNKNOWN_ZONE = phone_timezone.UNKNOWN_TIMEZONE
+# Numbers that are not geographic (Russian mobiles) get the zones of their whole country.
+_COUNTRY_ZONES: dict[int, tuple[str, ...]] = {}
 
 
 class InvalidPhoneError(ValueError):
@@ -40,10 +42,13 @@ def parse_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneError(f"not a phone number: {raw.strip()!r}") from exc
-    if not phonenumbers.is_valid_number(number):
+    # number_type is UNKNOWN exactly when is_valid_number is false; computing it once serves
+    # both the check and the time zone, and that lookup is most of the cost of a large import.
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise InvalidPhoneError(f"not a valid phone number: {raw.strip()!r}")
     digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
-    return Phone(digits, _single_zone(phone_timezone.time_zones_for_number(number)))
+    return Phone(digits, _single_zone(_zones(number, kind)))
 
 
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
@@ -54,6 +59,16 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
 def timezone_of(digits: str) -> str | None:
     """The IANA time zone of a normalized number, or None when unknown or ambiguous."""
     return _single_zone(phone_timezone.time_zones_for_number(phonenumbers.parse("+" + digits)))
+
+
+def _zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
+    # What time_zones_for_number does, without computing the number type a second time.
+    code = number.country_code or 0  # always set once parsed
+    if phonenumbers.is_number_type_geographical(kind, code):
+        return tuple(phone_timezone.time_zones_for_geographical_number(number))
+    if code not in _COUNTRY_ZONES:
+        _COUNTRY_ZONES[code] = tuple(phone_timezone.time_zones_for_number(number))
+    return _COUNTRY_ZONES[code]
 
 
 def _single_zone(zones: tuple[str, ...]) -> str | None:
