@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
 from dialer.models import Attempt, Contact, ContactStatus
@@ -111,12 +111,18 @@ def iter_contact_rows(
 
 
 def variable_keys(session: Session, campaign_id: int, batch: int = BATCH) -> list[str]:
-    """The union of the contacts' variable names, in first-seen order (by contact id).
+    """The union of the contacts' variable names, in first-seen order (by contact id, then by
+    position within that contact).
 
-    A full streamed pass over the `variables` column, not a look at the first rows: contacts of
-    one campaign may come from several imports with different columns, and a header taken from
-    the first rows would silently drop the later ones. It costs one extra scan of the column.
+    A full pass over every contact's keys, not a look at the first rows: contacts of one campaign
+    may come from several imports with different columns, and a header taken from the first rows
+    would silently drop the later ones. The database does the pass where it can (SQLite
+    `json_each`, PostgreSQL `json_object_keys`) and sends back only the distinct keys.
     """
+    dialect = session.get_bind().dialect.name
+    if dialect in _KEYS_SQL:
+        rows = session.execute(text(_KEYS_SQL[dialect]), {"campaign_id": campaign_id})
+        return [key for key, _first_id, _pos in sorted(rows, key=lambda r: (r[1], r[2]))]
     seen: dict[str, None] = {}
     result = session.execute(
         select(Contact.variables).where(Contact.campaign_id == campaign_id).order_by(Contact.id),
@@ -124,6 +130,26 @@ def variable_keys(session: Session, campaign_id: int, batch: int = BATCH) -> lis
     )
     for (variables,) in result:
         for key in variables or ():
-            if key not in seen:
-                seen[key] = None
+            seen.setdefault(key)
     return list(seen)
+
+
+# Each key with the first contact that has it and its position there. SQLite fills the bare
+# column `j.id` from the row where MIN(c.id) was found; PostgreSQL compares the pairs as arrays.
+_KEYS_SQL = {
+    "sqlite": """
+        SELECT j.key, MIN(c.id), j.id
+        FROM contacts AS c, json_each(c.variables) AS j
+        WHERE c.campaign_id = :campaign_id AND json_type(c.variables) = 'object'
+        GROUP BY j.key
+    """,
+    "postgresql": """
+        SELECT k.key, first[1], first[2] FROM (
+            SELECT k.key, MIN(ARRAY[c.id::bigint, k.pos]) AS first
+            FROM contacts AS c
+            CROSS JOIN LATERAL json_object_keys(c.variables) WITH ORDINALITY AS k(key, pos)
+            WHERE c.campaign_id = :campaign_id AND json_typeof(c.variables) = 'object'
+            GROUP BY k.key
+        ) AS k
+    """,
+}

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, text
 from dialer.db import transaction
 from dialer.reports.csv_report import BOM, write_csv
 from dialer.reports.lookup import call_details, lookup_queries
-from dialer.reports.rows import iter_contact_rows
+from dialer.reports.rows import iter_contact_rows, variable_keys
 from dialer.reports.summary import campaign_summary, find_campaign
-from tests.unit.factories import report_campaign
+from tests.unit.factories import add_campaign, add_contact, report_campaign
 
 pytestmark = pytest.mark.postgres
 
@@ -80,3 +80,13 @@ def test_lookup_on_postgres_uses_the_unique_indexes(filled: Filled) -> None:
             plan = "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {sql}")))
             assert "Index Scan using uq_attempts_" in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+def test_variable_keys_on_postgres(filled: Filled) -> None:
+    with transaction(filled.engine) as session:
+        campaign = add_campaign(session, filled.name + "-mixed")
+        add_contact(session, campaign, "79260000001", variables={"x": "1", "имя": "2"})
+        add_contact(session, campaign, "79260000002", variables={"b": "3", "имя": "4", "z": "5"})
+        add_contact(session, campaign, "79260000003", variables={})
+        add_contact(session, campaign, "79260000004", variables={"c": "6", "x": "7"})
+        assert variable_keys(session, campaign.id) == ["x", "имя", "b", "z", "c"]

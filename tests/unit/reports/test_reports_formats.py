@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from dialer.models import Campaign
+from dialer.reports import rows as report_rows
 from dialer.reports.csv_report import BOM, neutralize, write_csv
 from dialer.reports.html_report import write_html
 from dialer.reports.json_report import write_json
@@ -169,3 +170,17 @@ def test_table_shows_the_counts(session: Session, campaign: Campaign) -> None:
         assert re.search(rf"{status}\s+│\s+\d", text), status
     assert "invalid_contact" in text
     assert "still to dial" in text
+
+
+@pytest.mark.parametrize("in_sql", [True, False])
+def test_variable_keys_in_first_seen_order(
+    session: Session, monkeypatch: pytest.MonkeyPatch, in_sql: bool
+) -> None:
+    if not in_sql:
+        monkeypatch.setattr(report_rows, "_KEYS_SQL", {})  # the portable pass in Python
+    campaign = add_campaign(session, "mixed")
+    add_contact(session, campaign, "79260000001", variables={"x": "1", "a": "2"})
+    add_contact(session, campaign, "79260000002", variables={"b": "3", "a": "4", "z": "5"})
+    add_contact(session, campaign, "79260000003", variables={})
+    add_contact(session, campaign, "79260000004", variables={"c": "6", "x": "7"})
+    assert report_rows.variable_keys(session, campaign.id) == ["x", "a", "b", "z", "c"]
