@@ -1,0 +1,309 @@
+"""Benchmark of the dialing pipeline: how fully it uses the points limit, and how fast it goes
+when the limit is out of the way, next to a bare Celery no-op task rate measured in the same run.
+
+    .venv/bin/python -m bench.pacing_bench --repeat 3
+
+Each repeat runs, on a fresh PostgreSQL database and a flushed Redis broker, with `--workers`
+Celery worker processes against the built-in simulator on loopback:
+- utilization: a campaign of `limit × (windows + 1)` contacts at `--limit` points per
+  `--window` seconds; per full simulator window, calls placed ÷ the limit, and the share of
+  requests answered `limit_exceeded`;
+- throughput: `--contacts` contacts with an unreachable limit; calls placed per second from the
+  first request to the last;
+- baseline: the same number of no-op tasks through `bench.noop_app` (same broker, processes, pool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench.scratch import fresh_database
+from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+BROKER_URL = "redis://127.0.0.1:6379/14"
+COUNTER_URL = "redis://127.0.0.1:6379/13"
+CAMPAIGN = """
+name = "bench"
+method = "start.informer_call"
+[params]
+virtual_phone_number = "74993720692"
+direction = "out"
+contact_message = { type = "tts", value = "Здравствуйте, {name}!" }
+"""
+
+
+def configure(database_url: str, simulator_url: str, limit: int, home: Path) -> None:
+    """Point this process (and the workers it starts) at one run's database and simulator."""
+    os.environ.update(
+        DIALER_DATABASE_URL=database_url,
+        DIALER_BROKER_URL=BROKER_URL,
+        DIALER_CALLAPI_URL=simulator_url,
+        DIALER_CALLAPI_ACCESS_TOKEN=DEFAULT_ACCESS_TOKEN,
+        DIALER_MINUTE_LIMIT=str(limit),
+        DIALER_DAY_LIMIT=str(max(limit * 10, 100_000)),
+        DIALER_DISPATCH_INTERVAL="0.25",
+        DIALER_HOME=str(home),
+    )
+    from dialer.config import get_settings
+
+    get_settings.cache_clear()
+
+
+def prepare_campaign(database_url: str, contacts: int) -> None:
+    """Migrate the database, create the campaign, bulk-insert its contacts, and start it."""
+    from sqlalchemy import insert
+
+    from dialer import lifecycle
+    from dialer.campaigns import create_campaign, parse_campaign
+    from dialer.db import engine_for, transaction
+    from dialer.migrate import ensure_schema
+    from dialer.models import Contact
+
+    engine = engine_for(database_url)
+    ensure_schema(engine)
+    with transaction(engine) as session:
+        campaign = create_campaign(session, parse_campaign(CAMPAIGN))
+        rows = [
+            {"campaign_id": campaign.id, "phone": f"7926{i:07d}", "variables": {"name": str(i)}}
+            for i in range(contacts)
+        ]
+        session.execute(insert(Contact), rows)
+        lifecycle.start(session, "bench")
+
+
+@contextmanager
+def workers(command: list[str], count: int, log: Path) -> Iterator[None]:
+    """`count` worker processes running `command`, stopped (warm, then killed) afterwards."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    processes = []
+    with log.open("ab") as out:
+        for i in range(count):
+            named = [*command, f"--hostname=bench{i}-{os.getpid()}@%h"]
+            processes.append(
+                subprocess.Popen(named, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+            )
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def dialer_worker_command(concurrency: int) -> list[str]:
+    """A dialer worker process, as `dialer run` starts them (minus its hostname)."""
+    from dialer.runner import worker_command
+
+    return [a for a in worker_command(concurrency, "threads", "x") if not a.startswith("--host")]
+
+
+def wait_until_done(database_url: str, timeout: float) -> float:
+    """Run the dispatcher here until the campaign completes; returns the seconds it took."""
+    from dialer.db import engine_for, transaction
+    from dialer.models import Campaign, CampaignState
+    from dialer.runner import dispatch_forever
+
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatch_forever, args=(stop, 0.25), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        while time.monotonic() - started < timeout:
+            with transaction(engine_for(database_url)) as session:
+                state = session.query(Campaign.state).scalar()
+            if state == CampaignState.COMPLETED:
+                return time.monotonic() - started
+            time.sleep(0.2)
+        raise TimeoutError(f"the campaign did not complete in {timeout} s")
+    finally:
+        stop.set()
+        thread.join()
+
+
+def flush_broker() -> None:
+    """Start from an empty broker and counter."""
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    redis.Redis.from_url(COUNTER_URL).flushdb()
+
+
+def placed_times(server: Any) -> list[float]:
+    """When each successful start.* request reached the simulator."""
+    return sorted(
+        e.time
+        for e in server.request_log()
+        if e.method and e.method.startswith("start.") and e.outcome == "ok"
+    )
+
+
+def run_dialer(
+    args: argparse.Namespace, workdir: Path, contacts: int, limit: int, window: float
+) -> dict[str, Any]:
+    """One campaign through the whole pipeline; what the simulator saw."""
+    from dialer.callapi.fake import FakeCallApi, SimulatorServer
+
+    flush_broker()
+    config = FakeCallApi(
+        minute_limit=limit,
+        day_limit=max(limit * 10, 100_000),
+        window_seconds=window,
+        call_duration=1.0,
+    )
+    with fresh_database("postgres", workdir) as url, SimulatorServer(config) as server:
+        configure(url, server.url, limit, workdir / "home")
+        prepare_campaign(url, contacts)
+        with workers(dialer_worker_command(args.concurrency), args.workers, workdir / "w.log"):
+            elapsed = wait_until_done(url, timeout=args.timeout)
+        stats = server.stats()
+        times = placed_times(server)
+    return {
+        "elapsed": elapsed,
+        "times": times,
+        "requests": stats.requests,
+        "limit_exceeded": stats.limit_exceeded,
+        "placed": stats.calls_placed,
+    }
+
+
+def utilization(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Placed calls per full window ÷ the limit, and the limit_exceeded share."""
+    contacts = args.limit * (args.windows + 1)
+    run = run_dialer(args, workdir, contacts, args.limit, args.window)
+    start = run["times"][0]  # the simulator's window starts at the first counted request
+    per_window = collections.Counter(int((t - start) // args.window) for t in run["times"])
+    full = [per_window[i] / args.limit for i in range(max(per_window))]  # the last is partial
+    return {
+        "utilization_per_window": full,
+        "utilization_median": statistics.median(full),
+        "utilization_min": min(full),
+        "max_per_window": max(per_window.values()),
+        "requests": run["requests"],
+        "limit_exceeded": run["limit_exceeded"],
+        "limit_exceeded_share": run["limit_exceeded"] / run["requests"],
+    }
+
+
+def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Calls per second with the limit out of the way."""
+    run = run_dialer(args, workdir, args.contacts, 10**9, 60.0)
+    span = run["times"][-1] - run["times"][0]
+    return {
+        "calls": run["placed"],
+        "calls_per_second": (run["placed"] - 1) / span,
+        "end_to_end_seconds": run["elapsed"],
+    }
+
+
+def noop_baseline(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The same number of do-nothing tasks through bare Celery, same broker and processes."""
+    flush_broker()
+    os.environ.update(BENCH_BROKER_URL=BROKER_URL, BENCH_COUNTER_URL=COUNTER_URL)
+    from bench.noop_app import COUNTER_KEY, noop
+
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "bench.noop_app",
+        "worker",
+        f"--concurrency={args.concurrency}",
+        "--pool=threads",
+        "--loglevel=WARNING",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+    counter = redis.Redis.from_url(COUNTER_URL)
+    with workers(command, args.workers, workdir / "noop.log"):
+        time.sleep(2)  # let the workers connect, as the dialer's have while its campaign is set up
+        started = time.monotonic()
+        with noop.app.producer_or_acquire() as producer:
+            for _ in range(args.contacts):
+                noop.apply_async(producer=producer)
+        while int(counter.get(COUNTER_KEY) or 0) < args.contacts:
+            if time.monotonic() - started > args.timeout:
+                raise TimeoutError("the no-op tasks did not finish")
+            time.sleep(0.01)
+        elapsed = time.monotonic() - started
+    return {"tasks": args.contacts, "tasks_per_second": args.contacts / elapsed}
+
+
+def machine() -> dict[str, Any]:
+    """What this ran on."""
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and print JSON (and a Markdown summary) to stdout."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--limit", type=int, default=60, help="points per window")
+    parser.add_argument("--window", type=float, default=3.0, help="seconds in the 'minute'")
+    parser.add_argument("--windows", type=int, default=8, help="full windows to measure")
+    parser.add_argument("--contacts", type=int, default=3000, help="for the throughput run")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    results: dict[str, list[dict[str, Any]]] = {"utilization": [], "throughput": [], "noop": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeat):
+            workdir = Path(tmp) / f"run{i}"
+            results["utilization"].append(utilization(args, workdir))
+            results["throughput"].append(throughput(args, workdir))
+            results["noop"].append(noop_baseline(args, workdir))
+            print(json.dumps({k: v[-1] for k, v in results.items()}), file=sys.stderr)
+    summary = summarize(results)
+    print(
+        json.dumps(
+            {"machine": machine(), "args": vars(args), "summary": summary, "runs": results},
+            indent=2,
+        )
+    )
+
+
+def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """Medians over the repeats, and the ratio of pipeline to bare Celery."""
+    med = statistics.median
+    calls = med(r["calls_per_second"] for r in results["throughput"])
+    noop = med(r["tasks_per_second"] for r in results["noop"])
+    return {
+        "utilization_median": med(r["utilization_median"] for r in results["utilization"]),
+        "utilization_min": min(r["utilization_min"] for r in results["utilization"]),
+        "limit_exceeded_share_median": med(
+            r["limit_exceeded_share"] for r in results["utilization"]
+        ),
+        "calls_per_second_median": calls,
+        "noop_tasks_per_second_median": noop,
+        "pipeline_to_noop_ratio": calls / noop,
+    }
+
+
+if __name__ == "__main__":
+    main()
