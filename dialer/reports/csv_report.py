@@ -43,8 +43,8 @@ def write_csv(session: Session, campaign: Campaign, out: IO[str]) -> int:
     writer.writerow([neutralize(h) for h in header])
     count = 0
     for row in iter_contact_rows(session, campaign.id):
-        fixed = row.fields().values()
-        own = (row.variables.get(k) for k in keys)
-        writer.writerow([neutralize(v) for v in (*fixed, *own)])
+        cells = (*row.values(), *(row.variables.get(k) for k in keys))
+        # Only text can hold a formula; numbers and None (written empty) go out as they are.
+        writer.writerow([neutralize(v) if isinstance(v, str) else v for v in cells])
         count += 1
     return count

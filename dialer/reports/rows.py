@@ -46,18 +46,22 @@ class ContactRow:
     last_attempt_at: dt.datetime | None
     variables: dict[str, Any]
 
+    def values(self) -> tuple[Any, ...]:
+        """The fixed columns in `REPORT_COLUMNS` order, timestamps as ISO 8601 UTC."""
+        return (
+            self.phone,
+            self.status,
+            self.attempts,
+            self.external_id,
+            self.call_session_id,
+            self.error_mnemonic,
+            self.error_message,
+            iso(self.last_attempt_at),
+        )
+
     def fields(self) -> dict[str, Any]:
-        """The fixed columns as JSON-ready values (timestamps as ISO 8601 UTC)."""
-        return {
-            "phone": self.phone,
-            "status": self.status,
-            "attempts": self.attempts,
-            "external_id": self.external_id,
-            "call_session_id": self.call_session_id,
-            "error_mnemonic": self.error_mnemonic,
-            "error_message": self.error_message,
-            "last_attempt_at": iso(self.last_attempt_at),
-        }
+        """The fixed columns by name, as JSON-ready values."""
+        return dict(zip(REPORT_COLUMNS, self.values(), strict=True))
 
 
 def _latest_attempt(column: Any) -> Any:
@@ -101,7 +105,9 @@ def iter_contact_rows(
     batch: int = BATCH,
 ) -> Iterator[ContactRow]:
     """Stream the campaign's contacts (optionally only some statuses, at most `limit`) as rows."""
-    result = session.execute(
+    # Core, not ORM, execution: these are plain columns, and the ORM's row handling would cost
+    # more than the rest of a CSV row together.
+    result = session.connection().execute(
         contact_rows_query(campaign_id, statuses, limit), execution_options={"yield_per": batch}
     )
     for phone, status, attempts, ext, csid, mnemonic, message, last, variables in result:

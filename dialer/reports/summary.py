@@ -22,7 +22,11 @@ TO_DIAL: frozenset[str] = frozenset({"pending", "queued", "dialing"})
 
 def iso(value: dt.datetime | None) -> str | None:
     """A timestamp as ISO 8601 in UTC to the second, or None."""
-    return None if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds")
+    if value is None:
+        return None
+    if value.tzinfo is not dt.UTC:  # UTCDateTime columns already are; skip the conversion
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="seconds")
 
 
 def find_campaign(session: Session, name: str) -> Campaign | None:
