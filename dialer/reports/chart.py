@@ -50,17 +50,21 @@ def fold(points: list[MinutePoint], max_bars: int = MAX_BARS) -> list[Bar]:
 
 
 def _limit_path(bars: list[Bar], x: float, step: float, y_of: dict[int, float]) -> str:
-    # A step line: flat across each bar that knows its limit, broken where none was reported.
-    parts: list[str] = []
-    pen_down = False
+    # A step line: one flat segment per run of bars with the same limit, joined by a vertical
+    # where the limit changes, broken where no limit was reported.
+    runs: list[tuple[int, int, float]] = []  # first bar, last bar, y
     for i, bar in enumerate(bars):
         if bar.limit is None:
-            pen_down = False
             continue
         y = y_of[bar.limit]
-        parts.append(f"{'L' if pen_down else 'M'}{x + i * step:.1f},{y:.1f}")
-        parts.append(f"L{x + (i + 1) * step:.1f},{y:.1f}")
-        pen_down = True
+        if runs and runs[-1][1] == i - 1 and runs[-1][2] == y:
+            runs[-1] = (runs[-1][0], i, y)
+        else:
+            runs.append((i, i, y))
+    parts: list[str] = []
+    for n, (first, last, y) in enumerate(runs):
+        pen = "L" if n and runs[n - 1][1] == first - 1 else "M"
+        parts.append(f"{pen}{x + first * step:.1f},{y:.1f} L{x + (last + 1) * step:.1f},{y:.1f}")
     return " ".join(parts)
 
 

@@ -184,3 +184,14 @@ def test_variable_keys_in_first_seen_order(
     add_contact(session, campaign, "79260000003", variables={})
     add_contact(session, campaign, "79260000004", variables={"c": "6", "x": "7"})
     assert report_rows.variable_keys(session, campaign.id) == ["x", "a", "b", "z", "c"]
+
+
+def test_limit_line_is_one_segment_per_run_of_equal_limits() -> None:
+    import datetime as dt
+
+    from dialer.reports.chart import Bar, _limit_path
+
+    t = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    bars = [Bar(t, 1, 1.0, lim) for lim in (60, 60, 120, None, 120)]
+    path = _limit_path(bars, 0.0, 10.0, {60: 50.0, 120: 10.0})
+    assert path == "M0.0,50.0 L20.0,50.0 L20.0,10.0 L30.0,10.0 M40.0,10.0 L50.0,10.0"
