@@ -2,64 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from dialer import lifecycle
 from dialer.campaigns import CampaignError
 from dialer.cli.app import app, campaign_app
 from dialer.cli.database import fail, open_database
 from dialer.db import transaction
-from dialer.models import ContactStatus
+from dialer.models import Campaign, ContactStatus
 
 Name = Annotated[str, typer.Argument(help="The campaign's name.")]
 Concurrency = Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Parallel requests.")]
 
 
-@campaign_app.command("start")
-def start(name: Name) -> None:
-    """Start a campaign: running workers begin to dial it."""
+def _transition(action: Callable[[Session, str], Campaign], name: str) -> None:
+    """Apply a lifecycle change in one transaction and print the new state."""
     with transaction(open_database()) as session:
         try:
-            campaign = lifecycle.start(session, name)
+            campaign = action(session, name)
         except CampaignError as exc:
             fail(str(exc))
         print(f"{campaign.name}: {campaign.state.value}")
+
+
+@campaign_app.command("start")
+def start(name: Name) -> None:
+    """Start a campaign: running workers begin to dial it."""
+    _transition(lifecycle.start, name)
 
 
 @campaign_app.command("pause")
 def pause(name: Name) -> None:
     """Stop new requests at once (requests in flight finish)."""
-    with transaction(open_database()) as session:
-        try:
-            campaign = lifecycle.pause(session, name)
-        except CampaignError as exc:
-            fail(str(exc))
-        print(f"{campaign.name}: {campaign.state.value}")
+    _transition(lifecycle.pause, name)
 
 
 @campaign_app.command("resume")
 def resume(name: Name) -> None:
     """Continue a paused campaign where it stopped."""
-    with transaction(open_database()) as session:
-        try:
-            campaign = lifecycle.resume(session, name)
-        except CampaignError as exc:
-            fail(str(exc))
-        print(f"{campaign.name}: {campaign.state.value}")
+    _transition(lifecycle.resume, name)
 
 
 @campaign_app.command("cancel")
 def cancel(name: Name) -> None:
     """End a campaign: contacts never dialed become `cancelled`."""
-    with transaction(open_database()) as session:
-        try:
-            campaign = lifecycle.cancel(session, name)
-        except CampaignError as exc:
-            fail(str(exc))
-        print(f"{campaign.name}: {campaign.state.value}")
+    _transition(lifecycle.cancel, name)
 
 
 @campaign_app.command("requeue")

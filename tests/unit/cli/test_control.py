@@ -1,0 +1,78 @@
+"""`dialer campaign start|pause|resume|cancel|requeue` through the real command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import update
+from typer.testing import CliRunner, Result
+
+import dialer.cli.main  # noqa: F401  (registers every command)
+from dialer.cli.app import app
+from dialer.cli.database import open_database
+from dialer.db import transaction
+from dialer.models import Campaign, CampaignState, Contact, ContactStatus
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "campaigns"
+runner = CliRunner()
+
+
+def run(*args: str | Path) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def campaign_state() -> tuple[CampaignState, str | None]:
+    with transaction(open_database()) as session:
+        campaign = session.query(Campaign).one()
+        return campaign.state, campaign.pause_reason
+
+
+def add_contacts(*statuses: ContactStatus) -> None:
+    with transaction(open_database()) as session:
+        campaign = session.query(Campaign).one()
+        session.add_all(
+            Contact(campaign_id=campaign.id, phone=f"7926000000{i}", status=status)
+            for i, status in enumerate(statuses)
+        )
+
+
+def test_the_life_of_a_campaign() -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+
+    started = run("campaign", "start", "order-ready")
+    assert (started.exit_code, started.stdout) == (0, "order-ready: running\n")
+    assert run("campaign", "pause", "order-ready").stdout == "order-ready: paused\n"
+    assert campaign_state() == (CampaignState.PAUSED, "paused by an operator")
+    assert run("campaign", "resume", "order-ready").stdout == "order-ready: running\n"
+    add_contacts(ContactStatus.PENDING, ContactStatus.PLACED)
+    assert run("campaign", "cancel", "order-ready").stdout == "order-ready: cancelled\n"
+    assert campaign_state()[0] == CampaignState.CANCELLED
+
+
+def test_a_refused_transition_exits_2_with_one_line() -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+
+    result = run("campaign", "resume", "order-ready")
+
+    assert result.exit_code == 2
+    assert result.stderr == "dialer: campaign 'order-ready' is draft, not paused\n"
+
+
+def test_an_unknown_campaign_exits_2() -> None:
+    result = run("campaign", "start", "no-such")
+    assert result.exit_code == 2
+    assert "no-such" in result.stderr
+
+
+def test_requeue_sends_unknown_contacts_back() -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+    add_contacts(ContactStatus.UNKNOWN, ContactStatus.UNKNOWN, ContactStatus.PLACED)
+    with transaction(open_database()) as session:
+        session.execute(update(Campaign).values(state=CampaignState.COMPLETED))
+
+    result = run("campaign", "requeue", "order-ready")
+
+    assert (result.exit_code, result.stdout) == (0, "2 contacts back to pending\n")
+    assert campaign_state()[0] == CampaignState.PAUSED
+    refused = run("campaign", "requeue", "order-ready", "--status", "placed")
+    assert refused.exit_code == 2
