@@ -135,6 +135,8 @@ def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket |
     """Check the contact is still ours to dial, take points, and commit the attempt row."""
     now = dialer.now()
     with transaction(dialer.engine) as session:
+        # Every transaction that takes the budget row takes it first: one lock order, no deadlock.
+        budget = pacing.load(session, dialer.settings, now)
         contact = session.get(Contact, contact_id, with_for_update=True)
         if contact is None or contact.status != expected:
             return "skipped"
@@ -148,7 +150,6 @@ def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket |
             _fail_contact(contact, getattr(exc, "mnemonic", "invalid_parameter_value"), str(exc))
             return ContactStatus.FAILED.value
         cost = dialer.settings.cost(campaign.method)
-        budget = pacing.load(session, dialer.settings, now)
         reservation = pacing.reserve(budget, cost, now)
         if not reservation.granted:
             assert reservation.wait_until is not None
@@ -243,6 +244,7 @@ def _record(
     """Close the attempt (if still open) and move its contact; False if someone else closed it."""
     now = dialer.now()
     with transaction(dialer.engine) as session:
+        budget = pacing.load(session, dialer.settings, now)  # first, as everywhere
         closed = session.execute(
             update(Attempt)
             .where(Attempt.id == ticket.attempt_id, Attempt.outcome == AttemptOutcome.REQUESTING)
@@ -256,7 +258,6 @@ def _record(
         )
         if getattr(closed, "rowcount", 0) != 1:
             return False
-        budget = pacing.load(session, dialer.settings, now)
         if limits is not None:
             pacing.observe(budget, limits, now, now)
         if outcome not in (

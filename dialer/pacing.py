@@ -4,6 +4,9 @@ A reservation is taken, under the row's lock, right before each request and give
 request cost nothing (the provider charges successes only). The provider's `metadata.limits` in
 every reply correct the row: our count never stays above what the provider says remains, and the
 reset times are the provider's. The settings' limits are only the first guess.
+
+Lock order: a transaction that needs the budget row loads it (`load`, which locks it) before it
+locks any contact, attempt or campaign row, so that workers and dispatchers never deadlock.
 """
 
 from __future__ import annotations
