@@ -76,7 +76,7 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 # --- child processes: one measurement each, so that peak RSS is its own --------------------------
 
 
-def _child(mode: str, url: str, csv_path: Path) -> dict[str, Any]:
+def _child(mode: str, url: str, csv_path: Path, workers: int | None) -> dict[str, Any]:
     from dialer import migrate
     from dialer.campaigns import create_campaign, parse_campaign
     from dialer.db import make_engine, transaction
@@ -95,7 +95,7 @@ def _child(mode: str, url: str, csv_path: Path) -> dict[str, Any]:
         from dialer.contacts import import_contacts
 
         rejects = csv_path.with_name(f"rejects-{uuid.uuid4().hex[:6]}.csv")
-        summary = import_contacts(engine, campaign, csv_path, rejects_path=rejects)
+        summary = import_contacts(engine, campaign, csv_path, rejects_path=rejects, workers=workers)
         result: dict[str, Any] = {
             "imported": summary.imported,
             "duplicates": summary.duplicates,
@@ -176,11 +176,14 @@ def _fresh_database(backend: str, workdir: Path) -> tuple[str, Any]:
     return f"{POSTGRES_ADMIN.rpartition('/')[0]}/{name}", drop
 
 
-def _measure(mode: str, backend: str, csv_path: Path, workdir: Path) -> dict[str, Any]:
+def _measure(
+    mode: str, backend: str, csv_path: Path, workdir: Path, workers: int | None
+) -> dict[str, Any]:
     url, cleanup = _fresh_database(backend, workdir)
     try:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", mode, "--url", url, "--csv", str(csv_path)],
+            [sys.executable, __file__, "--child", mode, "--url", url, "--csv", str(csv_path)]
+            + ([] if workers is None else ["--workers", str(workers)]),
             check=False,
             capture_output=True,
             text=True,
@@ -202,9 +205,10 @@ def main() -> None:
     parser.add_argument("--child", choices=["import", "baseline"])
     parser.add_argument("--url")
     parser.add_argument("--csv")
+    parser.add_argument("--workers", type=int, help="phone-parsing processes (default: automatic)")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(args.child, args.url, Path(args.csv))))
+        print(json.dumps(_child(args.child, args.url, Path(args.csv), args.workers)))
         return
 
     with tempfile.TemporaryDirectory(prefix="dialer-bench-") as tmp:
@@ -212,13 +216,17 @@ def main() -> None:
         csv_path = workdir / "contacts.csv"
         generate(csv_path, args.rows)
         size_mb = csv_path.stat().st_size / 2**20
-        print(f"{args.rows:,} rows, {size_mb:.0f} MB, repeat {args.repeat}", flush=True)
+        workers = "automatic" if args.workers is None else args.workers
+        print(f"{args.rows:,} rows, {size_mb:.0f} MB, repeat {args.repeat}, workers {workers}")
         print("| backend | what | median s | rows/s | peak RSS MB | import / baseline |")
         print("| --- | --- | --- | --- | --- | --- |")
         for backend in args.backends.split(","):
             medians: dict[str, float] = {}
             for mode in ("baseline", "import"):
-                runs = [_measure(mode, backend, csv_path, workdir) for _ in range(args.repeat)]
+                runs = [
+                    _measure(mode, backend, csv_path, workdir, args.workers)
+                    for _ in range(args.repeat)
+                ]
                 seconds = statistics.median(r["seconds"] for r in runs)
                 rss = statistics.median(r["peak_rss_mb"] for r in runs)
                 medians[mode] = seconds

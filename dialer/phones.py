@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -49,6 +50,22 @@ def parse_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:
         raise InvalidPhoneError(f"not a valid phone number: {raw.strip()!r}")
     digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
     return Phone(digits, _single_zone(_zones(number, kind)))
+
+
+ParsedPhone = tuple[str, str | None] | str  # (digits, time zone), or why it is not a number
+
+
+def parse_many(raws: Sequence[str], region: str = DEFAULT_REGION) -> list[ParsedPhone]:
+    """`parse_phone` over many texts, in order; a worker process of a big import runs this."""
+    parsed: list[ParsedPhone] = []
+    for raw in raws:
+        try:
+            phone = parse_phone(raw, region)
+        except InvalidPhoneError as exc:
+            parsed.append(str(exc))
+        else:
+            parsed.append((phone.digits, phone.timezone))
+    return parsed
 
 
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:

@@ -231,6 +231,17 @@ def test_the_sample_csv(session: Session, tmp_path: Path) -> None:
     assert summary.blacklisted == 1
 
 
+def test_worker_processes_give_the_same_result(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    lines = [f"8926000{i:04d};{i}" for i in range(30)] + ["12;bad", "89260000001;again"]
+    path = _write(tmp_path / "c.csv", "phone;n\n" + "\n".join(lines) + "\n")
+    summary = import_contacts(session, campaign, path, batch_size=7, workers=1)
+    assert (summary.read, summary.imported, summary.rejected, summary.duplicates) == (32, 30, 1, 1)
+    contacts = _contacts(session, campaign)
+    assert [c.line_no for c in contacts] == list(range(2, 32))
+    assert contacts[5].variables == {"phone": "89260000005", "n": "5"}
+
+
 def test_progress_is_reported(session: Session, tmp_path: Path) -> None:
     campaign = _campaign(session)
     path = _write(tmp_path / "c.csv", "phone\n" + "".join(f"8926000{i:04d}\n" for i in range(10)))
