@@ -163,6 +163,8 @@ def plain_dump(engine: Engine, out: IO[str]) -> None:
 def measure(kind: str, url: str, target: Path) -> dict[str, float]:
     """Run one report in this process; its wall time and this process's peak RSS."""
     engine = make_engine(url)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     started = time.perf_counter()
     with target.open("w", encoding="utf-8", newline="") as out:
         if kind == "plain":
@@ -173,7 +175,15 @@ def measure(kind: str, url: str, target: Path) -> dict[str, float]:
                 assert campaign is not None
                 (write_csv if kind == "csv" else write_json)(session, campaign, out)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "bytes": target.stat().st_size}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "seconds": seconds,
+        # This process's own CPU: steadier than wall time on a shared machine, but on PostgreSQL
+        # it leaves out the server's share of the work.
+        "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
+        "peak_rss_mb": peak_rss_mb(),
+        "bytes": target.stat().st_size,
+    }
 
 
 def peak_rss_mb() -> float:
@@ -222,15 +232,18 @@ def bench_backend(label: str, url: str, contacts: int, runs: int) -> dict[str, A
             samples[kind].append(sample)
             print(
                 f"  run {run + 1} {kind:5} {sample['seconds']:7.2f} s  "
-                f"{sample['peak_rss_mb']:6.0f} MB",
+                f"cpu {sample['cpu_seconds']:6.2f} s  {sample['peak_rss_mb']:6.0f} MB",
                 flush=True,
             )
     medians = {k: statistics.median(s["seconds"] for s in v) for k, v in samples.items()}
+    cpu = {k: statistics.median(s["cpu_seconds"] for s in v) for k, v in samples.items()}
     return {
         "backend": label,
         "build_seconds": build_seconds,
         "median_seconds": medians,
         "ratio_to_plain": {k: medians[k] / medians["plain"] for k in KINDS},
+        "median_cpu_seconds": cpu,
+        "cpu_ratio_to_plain": {k: cpu[k] / cpu["plain"] for k in KINDS},
         "peak_rss_mb": {k: max(s["peak_rss_mb"] for s in v) for k, v in samples.items()},
         "bytes": {k: v[0]["bytes"] for k, v in samples.items()},
     }
