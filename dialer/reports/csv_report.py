@@ -5,6 +5,9 @@ spreadsheet would run as a formula is neutralized OWASP-style with a leading `'`
 with `=`, `+`, `-`, `@`, a tab or a carriage return. The one exception is a plain number
 (`-5`, `+79260000001`, `-12.50`, `3,5`): a spreadsheet reads it as a value, never as a formula,
 so it is left as it is rather than turned into text.
+
+Columns: `REPORT_COLUMNS`, then the contacts' own CSV columns: the union of the variable names of
+*every* contact (not only the first rows), in first-seen order; see `rows.variable_keys`.
 """
 
 from __future__ import annotations
