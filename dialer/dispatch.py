@@ -207,6 +207,9 @@ def _stale_queued(session: Session, settings: Settings, now: dt.datetime) -> lis
             select(Contact.id)
             .where(Contact.status == ContactStatus.QUEUED, Contact.queued_at < cutoff)
             .limit(10_000)
+            # A worker that holds the contact's row is dialing it now, and waits for the budget
+            # row this pass holds: waiting for its row in turn would deadlock.
+            .with_for_update(skip_locked=True)
         )
     )
     if ids:
@@ -241,9 +244,19 @@ def _release_abandoned(session: Session, settings: Settings, now: dt.datetime) -
     in_flight = exists().where(
         Attempt.contact_id == Contact.id, Attempt.outcome == AttemptOutcome.REQUESTING
     )
+    # Skip rows a worker holds (it is between two tries, and waits for the budget row we hold).
+    ids = list(
+        session.scalars(
+            select(Contact.id)
+            .where(Contact.status == ContactStatus.DIALING, Contact.updated_at < cutoff, ~in_flight)
+            .with_for_update(skip_locked=True, of=Contact)
+        )
+    )
+    if not ids:
+        return 0
     released = session.execute(
         update(Contact)
-        .where(Contact.status == ContactStatus.DIALING, Contact.updated_at < cutoff, ~in_flight)
+        .where(Contact.id.in_(ids))
         .values(status=ContactStatus.PENDING, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
