@@ -1,0 +1,407 @@
+"""A harness for running the dialing engine for real: a scratch PostgreSQL database, a queue of
+its own on a real broker, the Call API simulator on a loopback port, and worker and dispatcher
+processes started as subprocesses with the environment a deployment would give them.
+
+    with engine_run(tmp_path, broker, FakeCallApi(minute_limit=20, window_seconds=2)) as run:
+        campaign_id = run.create_campaign(phones(60))
+        run.start_dispatchers(2)
+        run.start_workers(3, concurrency=2)
+        run.wait_until_final(campaign_id)
+        check_nobody_dialed_twice(run)
+
+Everything is bounded: waits poll the database and give up with the processes' logs attached,
+and every process started is stopped (or killed) when the block ends.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from dialer import blacklist, lifecycle
+from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, FakeCallApi, LogEntry, SimulatorServer
+from dialer.callapi.methods import START_METHODS
+from dialer.campaigns import create_campaign, parse_campaign
+from dialer.contacts import import_contacts
+from dialer.db import make_engine, transaction
+from dialer.migrate import ensure_schema
+from dialer.models import (
+    FINAL_STATUSES,
+    Attempt,
+    BlacklistEntry,
+    BlacklistSource,
+    Campaign,
+    Contact,
+    ContactStatus,
+)
+from dialer.runner import worker_command
+from tests.services import RABBITMQ_URL, REDIS_URL, require, scratch_postgres_database
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CAMPAIGN_NAME = "engine-it"
+CAMPAIGN_TOML = """\
+name = "engine-it"
+method = "start.informer_call"
+
+[params]
+virtual_phone_number = "74993720692"
+direction = "out"
+contact_message = { type = "tts", value = "Здравствуйте, {name}! Ваш заказ готов." }
+
+[retry]
+attempts = 2
+delays = ["1s"]
+"""
+POLL_SECONDS = 0.2
+
+
+# --- brokers --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Broker:
+    """A real broker the workers share, reached at `url`."""
+
+    name: str
+    url: str
+    host: str
+    port: int
+
+    def require(self) -> None:
+        """Skip (or, in CI, fail) unless the broker is reachable."""
+        require(self.name, self.host, self.port)
+
+    def purge(self, queue: str) -> int:
+        """Drop every message waiting on `queue` (a broker restart that lost them); how many."""
+        from kombu import Connection
+
+        with Connection(self.url) as conn:
+            return int(conn.default_channel.queue_purge(queue) or 0)
+
+    def delete(self, queue: str) -> None:
+        """Remove `queue` from the broker, so that test runs leave nothing behind."""
+        from kombu import Connection
+
+        try:
+            with Connection(self.url) as conn:
+                conn.default_channel.queue_delete(queue)
+        except Exception as exc:  # cleanup must not hide the test's own outcome
+            print(f"could not delete queue {queue} on {self.name}: {exc}")
+
+
+REDIS = Broker("Redis", REDIS_URL, "127.0.0.1", 6379)
+RABBITMQ = Broker("RabbitMQ", RABBITMQ_URL, "127.0.0.1", 5672)
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    """A subprocess we started, with the file its output goes to."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def output(self) -> str:
+        """What the process has written so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+DISPATCHER_CODE = (
+    "import threading\n"
+    "from dialer.config import get_settings\n"
+    "from dialer.runner import dispatch_forever\n"
+    "dispatch_forever(threading.Event(), get_settings().dispatch_interval)\n"
+)
+
+
+@dataclass
+class EngineRun:
+    """One engine under test: the database, the simulator, the env, and the processes."""
+
+    tmp_path: Path
+    broker: Broker
+    queue: str
+    database_url: str
+    engine: Engine
+    server: SimulatorServer
+    env: dict[str, str]
+    processes: list[Process] = field(default_factory=list)
+
+    # --- the campaign ---
+
+    def create_campaign(
+        self, phones: Sequence[str], *, import_blacklisted: Sequence[str] = ()
+    ) -> int:
+        """Create the campaign from its TOML, import `phones` from a CSV, and start it.
+
+        `import_blacklisted` numbers are on the local blacklist before the import.
+        """
+        csv_path = self.tmp_path / "contacts.csv"
+        rows = ["phone;name", *(f"{phone};Клиент {i}" for i, phone in enumerate(phones))]
+        csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        with transaction(self.engine) as session:
+            blacklist.add_numbers(session, import_blacklisted, BlacklistSource.IMPORT)
+            campaign = create_campaign(session, parse_campaign(CAMPAIGN_TOML))
+            summary = import_contacts(session, campaign, csv_path)
+            assert summary.imported == len(phones), summary
+            lifecycle.start(session, campaign.name)
+            return campaign.id
+
+    def blacklist_now(self, phones: Sequence[str]) -> None:
+        """Put numbers on the local blacklist the way an operator does, while the run goes on."""
+        with transaction(self.engine) as session:
+            blacklist.add_numbers(session, phones, BlacklistSource.MANUAL, "operator")
+
+    def pause(self) -> float:
+        """Pause the campaign; returns the time the pause committed."""
+        with transaction(self.engine) as session:
+            lifecycle.pause(session, CAMPAIGN_NAME)
+        return time.time()
+
+    def resume(self) -> None:
+        """Resume the paused campaign."""
+        with transaction(self.engine) as session:
+            lifecycle.resume(session, CAMPAIGN_NAME)
+
+    # --- processes ---
+
+    def start_workers(self, count: int, *, concurrency: int = 2, pool: str = "prefork") -> None:
+        """Start `count` Celery worker processes on this run's queue."""
+        for _ in range(count):
+            name = f"it-{uuid.uuid4().hex[:8]}"
+            self._spawn(name, worker_command(concurrency, pool, name))
+
+    def start_dispatchers(self, count: int) -> None:
+        """Start `count` dispatcher processes (each runs `dispatch_once` in a loop)."""
+        for i in range(count):
+            self._spawn(f"dispatcher-{i}", [sys.executable, "-c", DISPATCHER_CODE])
+
+    def workers(self) -> list[Process]:
+        """The worker processes started so far."""
+        return [p for p in self.processes if p.name.startswith("it-")]
+
+    def dispatchers(self) -> list[Process]:
+        """The dispatcher processes started so far."""
+        return [p for p in self.processes if p.name.startswith("dispatcher-")]
+
+    def _spawn(self, name: str, command: list[str]) -> Process:
+        log_path = self.tmp_path / f"{name}.log"
+        with log_path.open("wb") as out:
+            popen = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=REPO_ROOT
+            )
+        process = Process(name, popen, log_path)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        """Stop every process: SIGTERM, then SIGKILL for any that lingers."""
+        for process in self.processes:
+            if process.popen.poll() is None:
+                process.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes:
+            try:
+                process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait()
+
+    def logs(self) -> str:
+        """Every process's output, for a failure message."""
+        return "\n".join(
+            f"----- {p.name} (exit {p.popen.poll()}) -----\n{p.output()[-4000:]}"
+            for p in self.processes
+        )
+
+    # --- waiting ---
+
+    def statuses(self, campaign_id: int) -> dict[str, int]:
+        """How many contacts of the campaign are in each status."""
+        with transaction(self.engine) as session:
+            rows = session.execute(
+                select(Contact.status, func.count())
+                .where(Contact.campaign_id == campaign_id)
+                .group_by(Contact.status)
+            )
+            return {status.value: int(count) for status, count in rows}
+
+    def wait_for(self, what: str, ready: Callable[[], bool], timeout: float) -> None:
+        """Poll `ready` until it holds; fail with the processes' logs after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{self.logs()}")
+            dead = [p.name for p in self.processes if p.popen.poll() not in (None, -9)]
+            if dead:
+                pytest.fail(f"processes exited while waiting for {what}: {dead}\n{self.logs()}")
+            time.sleep(POLL_SECONDS)
+
+    def wait_until_final(self, campaign_id: int, timeout: float = 60.0) -> dict[str, int]:
+        """Wait until every contact of the campaign is final; returns the status counts."""
+        final = {s.value for s in FINAL_STATUSES}
+        self.wait_for(
+            "every contact to be final",
+            lambda: set(self.statuses(campaign_id)) <= final,
+            timeout,
+        )
+        return self.statuses(campaign_id)
+
+    def count(self, campaign_id: int, status: ContactStatus) -> int:
+        """How many contacts of the campaign are in `status`."""
+        return self.statuses(campaign_id).get(status.value, 0)
+
+    # --- what happened ---
+
+    def attempts(self) -> list[Attempt]:
+        """Every attempt row."""
+        with transaction(self.engine) as session:
+            return list(session.scalars(select(Attempt).order_by(Attempt.id)))
+
+    def contacts(self, campaign_id: int) -> list[Contact]:
+        """Every contact of the campaign."""
+        with transaction(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(Contact).where(Contact.campaign_id == campaign_id).order_by(Contact.id)
+                )
+            )
+
+    def blacklist_sources(self) -> dict[str, BlacklistSource]:
+        """The local blacklist: phone to source."""
+        with transaction(self.engine) as session:
+            return {e.phone: e.source for e in session.scalars(select(BlacklistEntry))}
+
+    def campaign_state(self, campaign_id: int) -> str:
+        """The campaign's state now."""
+        with transaction(self.engine) as session:
+            return session.get_one(Campaign, campaign_id).state.value
+
+
+def worker_env(
+    run_home: Path,
+    *,
+    database_url: str,
+    broker_url: str,
+    queue: str,
+    callapi_url: str,
+    minute_limit: int,
+    window_seconds: float,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of every engine process: ours, never the developer's `DIALER_*`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    env.update(
+        {
+            "DIALER_HOME": str(run_home),
+            "DIALER_DATABASE_URL": database_url,
+            "DIALER_BROKER_URL": broker_url,
+            "DIALER_QUEUE": queue,
+            "DIALER_CALLAPI_URL": callapi_url,
+            "DIALER_CALLAPI_ACCESS_TOKEN": DEFAULT_ACCESS_TOKEN,
+            "DIALER_MINUTE_LIMIT": str(minute_limit),
+            "DIALER_WINDOW_SECONDS": str(window_seconds),
+            "DIALER_BACKOFF": "off",
+            "DIALER_DISPATCH_INTERVAL": "0.3",
+            "DIALER_STUCK_AFTER": "4",
+            "DIALER_CALLAPI_CONNECT_TIMEOUT": "1",
+            "DIALER_CALLAPI_READ_TIMEOUT": "3",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def engine_run(
+    tmp_path: Path, broker: Broker, api: FakeCallApi, extra_env: dict[str, str] | None = None
+) -> Iterator[EngineRun]:
+    """Fresh state for one test: database, queue, simulator; every process stopped at the end."""
+    broker.require()
+    queue = f"dialer-it-{uuid.uuid4().hex[:10]}"
+    with scratch_postgres_database() as database_url, SimulatorServer(api) as server:
+        ensure_schema(database_url)
+        engine = make_engine(database_url)
+        env = worker_env(
+            tmp_path / "home",
+            database_url=database_url,
+            broker_url=broker.url,
+            queue=queue,
+            callapi_url=server.url,
+            minute_limit=api.minute_limit,
+            window_seconds=api.window_seconds,
+            extra=extra_env,
+        )
+        run = EngineRun(tmp_path, broker, queue, database_url, engine, server, env)
+        try:
+            yield run
+        finally:
+            run.stop_all()
+            broker.delete(queue)
+            engine.dispose()
+
+
+# --- checks on the simulator's request log -------------------------------------------------
+
+
+def starts(log: Sequence[LogEntry]) -> list[LogEntry]:
+    """The start.* requests of a request log."""
+    return [e for e in log if e.method in START_METHODS]
+
+
+def phone_of(entry: LogEntry) -> str:
+    """The number a start.* request dialed."""
+    assert isinstance(entry.params, dict)
+    return str(entry.params["contact"])
+
+
+def external_id_of(entry: LogEntry) -> str:
+    """The external_id a start.* request carried."""
+    assert isinstance(entry.params, dict)
+    return str(entry.params["external_id"])
+
+
+def check_nobody_dialed_twice(run: EngineRun) -> None:
+    """At most one accepted start.* per number, and no external_id ever sent twice."""
+    log = starts(run.server.request_log())
+    accepted = collections.Counter(phone_of(e) for e in log if e.outcome == "ok")
+    twice = {phone: n for phone, n in accepted.items() if n > 1}
+    assert not twice, f"numbers dialed more than once: {twice}"
+    sent = collections.Counter(external_id_of(e) for e in log)
+    assert max(sent.values(), default=1) == 1, "an external_id was sent twice"
+    external_ids = [a.external_id for a in run.attempts()]
+    assert len(external_ids) == len(set(external_ids))
+
+
+def points_per_window(log: Sequence[LogEntry], window_seconds: float) -> list[int]:
+    """Points spent in each of the simulator's fixed windows (they start at the first request)."""
+    if not log:
+        return []
+    first = log[0].time
+    spent: collections.Counter[int] = collections.Counter()
+    for entry in log:
+        if entry.outcome == "ok":
+            spent[math.floor((entry.time - first) / window_seconds)] += 1
+    return [spent[i] for i in range(max(spent, default=-1) + 1)]
+
+
+def phones(count: int, start: int = 0) -> list[str]:
+    """Distinct valid Russian mobile numbers."""
+    return [f"7926{start + i:07d}" for i in range(count)]
