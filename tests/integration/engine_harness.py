@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -86,20 +87,26 @@ class Broker:
 
     def purge(self, queue: str) -> int:
         """Drop every message waiting on `queue` (a broker restart that lost them); how many."""
-        from kombu import Connection
-
-        with Connection(self.url) as conn:
-            return int(conn.default_channel.queue_purge(queue) or 0)
+        with _channel(self.url) as channel:
+            return int(channel.queue_purge(queue) or 0)
 
     def delete(self, queue: str) -> None:
         """Remove `queue` from the broker, so that test runs leave nothing behind."""
-        from kombu import Connection
-
         try:
-            with Connection(self.url) as conn:
-                conn.default_channel.queue_delete(queue)
+            with _channel(self.url) as channel:
+                channel.queue_delete(queue)
         except Exception as exc:  # cleanup must not hide the test's own outcome
             print(f"could not delete queue {queue} on {self.name}: {exc}")
+
+
+@contextmanager
+def _channel(url: str) -> Iterator[Any]:
+    """A kombu channel on the broker at `url` (kombu is untyped)."""
+    import kombu.connection
+
+    connection_class: Any = kombu.connection.Connection
+    with connection_class(url) as connection:
+        yield connection.default_channel
 
 
 REDIS = Broker("Redis", REDIS_URL, "127.0.0.1", 6379)
