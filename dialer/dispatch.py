@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from dialer import pacing, windows
@@ -65,7 +65,8 @@ def tick(
     now = now or dt.datetime.now(dt.UTC)
     result = TickResult()
     with transaction(engine) as session:
-        budget = pacing.load(session, settings, now)
+        _one_dispatcher_at_a_time(session)
+        budget = pacing.load(session, settings, now, lock=False)
         result.requeued = _stale_queued(session, settings, now)
         result.stuck_attempts = _stuck_attempts(session, settings, now)
         result.released = _release_abandoned(session, settings, now)
@@ -83,6 +84,20 @@ def tick(
     return result
 
 
+# Any constant will do, as long as nothing else in the database takes the same advisory lock.
+_DISPATCH_LOCK_KEY = 0x6469616C  # "dial"
+
+
+def _one_dispatcher_at_a_time(session: Session) -> None:
+    """Dispatchers take turns, so that two never both fill the same budget with wake-ups.
+
+    PostgreSQL: an advisory lock held to the end of the pass (workers never wait on it).
+    SQLite needs nothing: every write transaction there starts with BEGIN IMMEDIATE.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DISPATCH_LOCK_KEY})
+
+
 def _running(session: Session) -> list[Campaign]:
     return list(
         session.scalars(
@@ -97,8 +112,10 @@ def _capacity(session: Session, budget: Budget, now: dt.datetime, max_queued: in
     `max_queued` bounds the wake-ups out at once even when the provider's limit is huge.
     """
     points = min(pacing.available(budget, 1, now), max_queued)
-    if budget.minute_reset_at - now <= LOOKAHEAD:
-        points = min(points + budget.minute_limit, budget.day_remaining, max_queued)
+    _, reset_at = pacing.minute_window(budget, now)
+    if reset_at - now <= LOOKAHEAD:
+        day_left = pacing.day_remaining(budget, now)
+        points = min(points + budget.minute_limit, day_left, max_queued)
     waiting = session.scalar(
         select(func.count()).select_from(Contact).where(Contact.status == ContactStatus.QUEUED)
     )
@@ -276,7 +293,7 @@ def _note_waiting(
 def _waiting(
     session: Session, campaign: Campaign, budget: Budget, now: dt.datetime
 ) -> tuple[str | None, dt.datetime | None]:
-    if budget.day_remaining <= 0:
+    if pacing.day_remaining(budget, now) <= 0:
         return "daily points limit reached", budget.day_reset_at
     window = CampaignOptions.from_json(campaign.options).window
     if not window.contact_timezone and not windows.is_open(window, now, window.timezone):

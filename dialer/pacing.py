@@ -5,8 +5,8 @@ request cost nothing (the provider charges successes only). The provider's `meta
 every reply correct the row: our count never stays above what the provider says remains, and the
 reset times are the provider's. The settings' limits are only the first guess.
 
-Lock order: a transaction that needs the budget row loads it (`load`, which locks it) before it
-locks any contact, attempt or campaign row, so that workers and dispatchers never deadlock.
+The row is hot (every request of every process touches it), so it is only ever locked by the
+tiny transactions of `take` and `settle`: nothing else happens while it is held.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dialer.callapi.limits import Limits
 from dialer.config import Settings
+from dialer.db import transaction
 from dialer.models import Budget
 
 DAY_SECONDS = 86_400.0
@@ -80,10 +81,22 @@ def roll(budget: Budget, now: dt.datetime) -> None:
         budget.day_reset_at = now + dt.timedelta(seconds=DAY_SECONDS)
 
 
+def minute_window(budget: Budget, now: dt.datetime) -> tuple[int, dt.datetime]:
+    """Points left in the current minute window and when it resets, as `roll` would make them."""
+    if now >= budget.minute_reset_at:
+        return budget.minute_limit, now + dt.timedelta(seconds=budget.window_seconds)
+    return budget.minute_remaining, budget.minute_reset_at
+
+
+def day_remaining(budget: Budget, now: dt.datetime) -> int:
+    """Points left today, as `roll` would make them."""
+    return budget.day_limit if now >= budget.day_reset_at else budget.day_remaining
+
+
 def available(budget: Budget, cost: int, now: dt.datetime) -> int:
-    """How many requests of `cost` points the budget allows right now."""
-    roll(budget, now)
-    return max(0, min(budget.minute_remaining, budget.day_remaining) // max(cost, 1))
+    """How many requests of `cost` points the budget allows right now (reads, never writes)."""
+    minute, _ = minute_window(budget, now)
+    return max(0, min(minute, day_remaining(budget, now)) // max(cost, 1))
 
 
 def reserve(budget: Budget, cost: int, now: dt.datetime) -> Reservation:
@@ -140,3 +153,27 @@ def _merge(
     # Same window (or our guess of its length was too long): reservations still in flight are in
     # our count and may not be in theirs, so the lower of the two is the safe one.
     return min(ours, theirs), their_reset
+
+
+def take(engine: Engine, settings: Settings, cost: int, now: dt.datetime) -> Reservation:
+    """Reserve `cost` points in a transaction of its own."""
+    with transaction(engine) as session:
+        return reserve(load(session, settings, now), cost, now)
+
+
+def settle(
+    engine: Engine,
+    settings: Settings,
+    now: dt.datetime,
+    limits: Limits | None,
+    refund_of: tuple[int, Reservation] | None = None,
+) -> None:
+    """After a reply: take the provider's numbers, and give back what the request did not cost."""
+    if limits is None and refund_of is None:
+        return
+    with transaction(engine) as session:
+        budget = load(session, settings, now)
+        if limits is not None:
+            observe(budget, limits, now, now)
+        if refund_of is not None:
+            refund(budget, *refund_of, now)

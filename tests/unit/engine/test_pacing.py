@@ -60,7 +60,10 @@ def test_the_window_refills_at_its_reset() -> None:
     b = budget(remaining=0)
     assert pacing.available(b, 1, seconds(59)) == 0
     assert pacing.available(b, 1, seconds(60)) == 10
-    assert b.minute_reset_at == seconds(120)
+    assert pacing.minute_window(b, seconds(60)) == (10, seconds(120))
+    assert b.minute_remaining == 0  # looking never writes: only reservations roll the window
+    assert pacing.reserve(b, 1, seconds(60)).granted
+    assert (b.minute_remaining, b.minute_reset_at) == (9, seconds(120))
 
 
 def test_the_day_limit_refuses_with_the_day_reset() -> None:
