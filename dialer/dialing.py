@@ -133,12 +133,45 @@ def _begin_waiting(dialer: Dialer, contact_id: int, expected: ContactStatus) -> 
         dialer.sleep(max(seconds, 0.01))
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A contact found ready to dial, and the request it will get."""
+
+    campaign_id: int
+    method: str
+    params: dict[str, Any]
+    cost: int
+
+
 def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket | Wait | str:
-    """Check the contact is still ours to dial, take points, and commit the attempt row."""
+    """Check the contact is still ours to dial, take its points, and commit the attempt row.
+
+    Three short transactions, so that the shared budget row is never locked while anything else
+    is: the check, the reservation, and the attempt (which checks the contact once more).
+    """
     now = dialer.now()
+    plan = _plan(dialer, contact_id, expected, now)
+    if not isinstance(plan, _Plan):
+        return plan
+    reservation = pacing.take(dialer.engine, dialer.settings, plan.cost, now)
+    if not reservation.granted:
+        assert reservation.wait_until is not None
+        return Wait(reservation.wait_until, reservation.reason or "minute")
+    attempt_id = _commit_attempt(dialer, contact_id, expected, plan, now)
+    if attempt_id is None:
+        # Another worker got there between our check and now (a duplicate wake-up).
+        pacing.settle(dialer.engine, dialer.settings, now, None, (plan.cost, reservation))
+        return "skipped"
+    return Ticket(
+        attempt_id, contact_id, plan.campaign_id, plan.method, plan.params, reservation, plan.cost
+    )
+
+
+def _plan(
+    dialer: Dialer, contact_id: int, expected: ContactStatus, now: dt.datetime
+) -> _Plan | str:
+    """Whether the contact is to be dialed now, and with what; if not, put it where it belongs."""
     with transaction(dialer.engine) as session:
-        # Every transaction that takes the budget row takes it first: one lock order, no deadlock.
-        budget = pacing.load(session, dialer.settings, now)
         contact = session.get(Contact, contact_id, with_for_update=True)
         if contact is None or contact.status != expected:
             return "skipped"
@@ -151,17 +184,23 @@ def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket |
         except (InvalidParams, templates.TemplateError) as exc:
             _fail_contact(contact, getattr(exc, "mnemonic", "invalid_parameter_value"), str(exc))
             return ContactStatus.FAILED.value
-        cost = dialer.settings.cost(campaign.method)
-        reservation = pacing.reserve(budget, cost, now)
-        if not reservation.granted:
-            assert reservation.wait_until is not None
-            return Wait(reservation.wait_until, reservation.reason or "minute")
+        return _Plan(campaign.id, campaign.method, params, dialer.settings.cost(campaign.method))
+
+
+def _commit_attempt(
+    dialer: Dialer, contact_id: int, expected: ContactStatus, plan: _Plan, now: dt.datetime
+) -> int | None:
+    """Commit the attempt row and mark the contact `dialing`; None if it is no longer ours."""
+    with transaction(dialer.engine) as session:
+        contact = session.get(Contact, contact_id, with_for_update=True)
+        if contact is None or contact.status != expected:
+            return None
         attempt = Attempt(
-            external_id=params["external_id"],
-            contact_id=contact.id,
-            campaign_id=campaign.id,
-            method=campaign.method,
-            params=redact(params),
+            external_id=plan.params["external_id"],
+            contact_id=contact_id,
+            campaign_id=plan.campaign_id,
+            method=plan.method,
+            params=redact(plan.params),
             requested_at=now,
         )
         session.add(attempt)
@@ -169,9 +208,7 @@ def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket |
         contact.attempts += 1
         contact.last_attempt_at = now
         session.flush()
-        return Ticket(
-            attempt.id, contact.id, campaign.id, campaign.method, params, reservation, cost
-        )
+        return attempt.id
 
 
 def _not_now(
@@ -246,7 +283,6 @@ def _record(
     """Close the attempt (if still open) and move its contact; False if someone else closed it."""
     now = dialer.now()
     with transaction(dialer.engine) as session:
-        budget = pacing.load(session, dialer.settings, now)  # first, as everywhere
         closed = session.execute(
             update(Attempt)
             .where(Attempt.id == ticket.attempt_id, Attempt.outcome == AttemptOutcome.REQUESTING)
@@ -260,18 +296,17 @@ def _record(
         )
         if getattr(closed, "rowcount", 0) != 1:
             return False
-        if limits is not None:
-            pacing.observe(budget, limits, now, now)
-        if outcome not in (
-            AttemptOutcome.PLACED,
-            AttemptOutcome.UNKNOWN,
-            AttemptOutcome.RATE_LIMITED,
-        ):
-            # The provider charges successes only.
-            pacing.refund(budget, ticket.cost, ticket.reservation, now)
         contact = session.get_one(Contact, ticket.contact_id, with_for_update=True)
         campaign = session.get_one(Campaign, ticket.campaign_id)
         _move_contact(session, campaign, contact, outcome, error, now)
+    # The provider charges successes only; a request that may have succeeded keeps its points.
+    charged = outcome in (
+        AttemptOutcome.PLACED,
+        AttemptOutcome.UNKNOWN,
+        AttemptOutcome.RATE_LIMITED,
+    )
+    refund_of = None if charged else (ticket.cost, ticket.reservation)
+    pacing.settle(dialer.engine, dialer.settings, now, limits, refund_of)
     return True
 
 
