@@ -15,7 +15,6 @@ from typing import IO, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from dialer.cli.app import app, call_app, campaign_app
@@ -124,31 +123,27 @@ def _write_report(
 
 
 def _print_call(details: CallDetails) -> None:
-    console = Console()
+    # Plain lines, not a table: ids must come out whole whatever the terminal's width, and
+    # text from the database must not be read as rich markup.
     contact, campaign = details.contact, details.campaign
-    console.print(f"Campaign: {campaign['name']} ({campaign['state']}, {campaign['method']})")
-    console.print(
+    lines = [
+        f"Campaign: {campaign['name']} ({campaign['state']}, {campaign['method']})",
         f"Contact: {contact['phone']}  status {contact['status']}  attempts {contact['attempts']}"
-        + (f"  error {contact['error_mnemonic']}" if contact["error_mnemonic"] else "")
-    )
-    for key, value in contact["variables"].items():
-        console.print(f"  {key}: {value}", markup=False, highlight=False)
-    table = Table(title="Attempts")
-    for column in ("external_id", "call_session_id", "requested_at", "answered_at", "outcome"):
-        table.add_column(column)
-    table.add_column("error")
-    for a in details.attempts:
-        marker = " *" if a.external_id == details.matched.external_id else ""
-        error = " ".join(filter(None, (a.error_mnemonic, a.error_message)))
-        table.add_row(
-            a.external_id + marker,
-            str(a.call_session_id or ""),
-            iso(a.requested_at),
-            iso(a.answered_at) or "",
-            a.outcome,
-            error,
+        + (f"  error {contact['error_mnemonic']}" if contact["error_mnemonic"] else ""),
+        *(f"  {key}: {value}" for key, value in contact["variables"].items()),
+        f"Attempts ({len(details.attempts)}; * = the one asked for):",
+    ]
+    for n, a in enumerate(details.attempts, 1):
+        marker = "*" if a.external_id == details.matched.external_id else " "
+        lines.append(
+            f"{marker} {n}. {iso(a.requested_at)}  {a.outcome}  external_id {a.external_id}"
+            + (f"  call_session_id {a.call_session_id}" if a.call_session_id else "")
+            + (f"  answered {iso(a.answered_at)}" if a.answered_at else "")
         )
-    console.print(table)
+        if a.error_mnemonic or a.error_message:
+            code = "" if a.error_code is None else f" {a.error_code}"
+            lines.append(f"     error{code} {a.error_mnemonic or ''}: {a.error_message or ''}")
+    typer.echo("\n".join(lines))
 
 
 @call_app.command("show")

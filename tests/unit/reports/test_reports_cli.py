@@ -83,9 +83,11 @@ def test_call_show_by_session_id(database: Engine) -> None:
     shown = json.loads(result.output)
     assert shown["contact"]["phone"] == "79260000005"
     assert [a["outcome"] for a in shown["attempts"]] == ["transient", "placed"]
-    text = runner.invoke(APP, ["call", "show", shown["attempts"][0]["external_id"]])
+    first = shown["attempts"][0]["external_id"]
+    text = runner.invoke(APP, ["call", "show", first])
     assert text.exit_code == 0, text.output
     assert "79260000005" in text.output
+    assert f"* 1. 2026-03-02T09:01:00+00:00  transient  external_id {first}" in text.output
     assert "spring" in text.output
 
 
