@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 from dialer.models import Campaign
@@ -11,7 +12,8 @@ from dialer.reports.summary import Summary, iso
 
 def summary_table(campaign: Campaign, summary: Summary) -> Group:
     """The figures, the contacts per status and the failures by error, ready to print."""
-    figures = Table(title=f"Campaign {campaign.name} ({campaign.state})", show_header=False)
+    # Names and reasons come from files and the provider: escaped, never read as rich markup.
+    figures = Table(title=escape(f"Campaign {campaign.name} ({campaign.state})"), show_header=False)
     figures.add_column("figure")
     figures.add_column("value", justify="right")
     rate = summary.calls_per_minute
@@ -29,7 +31,7 @@ def summary_table(campaign: Campaign, summary: Summary) -> Group:
     ):
         figures.add_row(label, str(value))
     if campaign.pause_reason:
-        figures.add_row("paused because", campaign.pause_reason)
+        figures.add_row("paused because", escape(campaign.pause_reason))
 
     statuses = Table(title="Contacts per status")
     statuses.add_column("status")
@@ -41,5 +43,5 @@ def summary_table(campaign: Campaign, summary: Summary) -> Group:
     errors.add_column("error")
     errors.add_column("contacts", justify="right")
     for mnemonic, n in summary.errors.items():
-        errors.add_row(mnemonic, str(n))
+        errors.add_row(escape(mnemonic), str(n))
     return Group(figures, statuses, errors)

@@ -195,3 +195,12 @@ def test_limit_line_is_one_segment_per_run_of_equal_limits() -> None:
     bars = [Bar(t, 1, 1.0, lim) for lim in (60, 60, 120, None, 120)]
     path = _limit_path(bars, 0.0, 10.0, {60: 50.0, 120: 10.0})
     assert path == "M0.0,50.0 L20.0,50.0 L20.0,10.0 L30.0,10.0 M40.0,10.0 L50.0,10.0"
+
+
+def test_table_prints_names_as_they_are(session: Session) -> None:
+    campaign = add_campaign(session, "[bold]sale[/bold]", pause_reason="[red]x")
+    console = Console(file=io.StringIO(), width=100)
+    console.print(summary_table(campaign, campaign_summary(session, campaign)))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "[bold]sale[/bold]" in text
+    assert "[red]x" in text
