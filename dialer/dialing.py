@@ -34,10 +34,11 @@ from dialer.callapi.errors import (
     ContactError,
     Handling,
     InvalidParams,
+    NotSentError,
     RateLimitError,
 )
 from dialer.callapi.limits import Limits
-from dialer.callapi.methods import validate_params
+from dialer.callapi.methods import LIST_CALLS, validate_params
 from dialer.config import Settings
 from dialer.db import transaction, utcnow
 from dialer.models import (
@@ -56,6 +57,8 @@ from dialer.secrets import redact
 log = logging.getLogger("dialer.dialing")
 # How many times a look-up refused with `limit_exceeded` waits for the reset and asks again.
 LOOKUP_RATE_WAITS = 3
+# `list.calls` lists active calls only: a look-up later than this would miss most of them.
+LOOKUP_MAX_WAIT = 60.0
 
 
 @dataclass
@@ -457,19 +460,45 @@ def find_call(dialer: Dialer, external_id: str, params: dict[str, Any]) -> int |
 
 
 def _list_calls(dialer: Dialer, filters: dict[str, str]) -> list[ActiveCall]:
-    """The active calls; a `limit_exceeded` is waited out (a few times), since giving up would
-    leave a call that may well exist `unknown` for good."""
+    """The active calls, paid for from the shared budget like any request.
+
+    A `limit_exceeded` is waited out a few times, since giving up would leave a call that may
+    well exist `unknown` for good.
+    """
+    cost = dialer.settings.cost(LIST_CALLS)
     for waits in range(LOOKUP_RATE_WAITS + 1):
+        reservation = _take_soon(dialer, cost)
         try:
             for retrying in transient_retrying(dialer.settings):
                 with retrying:
-                    calls = dialer.client.list_calls(**filters).calls
-            return calls
+                    reply = dialer.client.list_calls(**filters)
         except RateLimitError as exc:
+            pacing.settle(dialer.engine, dialer.settings, dialer.now(), exc.limits)
             if waits == LOOKUP_RATE_WAITS:
                 raise
             dialer.sleep(exc.retry_after or 1.0)
+            continue
+        except CallApiError as exc:
+            limits = exc.limits if isinstance(exc, ApiError) else None
+            refund_of = (cost, reservation)
+            pacing.settle(dialer.engine, dialer.settings, dialer.now(), limits, refund_of)
+            raise
+        pacing.settle(dialer.engine, dialer.settings, dialer.now(), reply.limits)
+        return reply.calls
     raise AssertionError("unreachable")
+
+
+def _take_soon(dialer: Dialer, cost: int) -> pacing.Reservation:
+    """Points for a look-up, waiting for them only as long as the call can still be listed."""
+    while True:
+        reservation = pacing.take(dialer.engine, dialer.settings, cost, dialer.now())
+        if reservation.granted:
+            return reservation
+        assert reservation.wait_until is not None
+        seconds = (reservation.wait_until - dialer.now()).total_seconds()
+        if seconds > LOOKUP_MAX_WAIT:
+            raise NotSentError(f"no points for a look-up for {seconds:.0f} s")
+        dialer.sleep(max(seconds, 0.01))
 
 
 def resolve_attempt(dialer: Dialer, attempt_id: int) -> str:

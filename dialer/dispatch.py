@@ -236,20 +236,33 @@ def _stale_queued(session: Session, settings: Settings, now: dt.datetime) -> lis
 
 
 def _request_deadline(settings: Settings) -> dt.timedelta:
-    """How long a request can take before its worker must be presumed dead."""
-    return dt.timedelta(seconds=settings.connect_timeout + settings.read_timeout + 30)
+    """How long after its start a request's worker must be presumed dead: the request's own
+    timeouts (connect, write, read), then `stuck_after` to record the answer."""
+    timeouts = settings.connect_timeout + 2 * settings.read_timeout
+    return dt.timedelta(seconds=timeouts + settings.stuck_after)
 
 
 def _stuck_attempts(session: Session, settings: Settings, now: dt.datetime) -> list[int]:
-    """Attempts left mid-request by a worker that died: they need a look-up, not a redial."""
-    cutoff = now - max(_request_deadline(settings), dt.timedelta(seconds=settings.stuck_after))
-    return list(
+    """Attempts left mid-request by a worker that died: they need a look-up, not a redial.
+
+    Each is asked for once per `stuck_after`, not on every pass: a look-up costs points.
+    """
+    again = now - dt.timedelta(seconds=settings.stuck_after)
+    ids = list(
         session.scalars(
             select(Attempt.id)
-            .where(Attempt.outcome == AttemptOutcome.REQUESTING, Attempt.requested_at < cutoff)
+            .where(
+                Attempt.outcome == AttemptOutcome.REQUESTING,
+                Attempt.requested_at < now - _request_deadline(settings),
+                or_(Attempt.lookup_sent_at.is_(None), Attempt.lookup_sent_at < again),
+            )
             .limit(1000)
+            .with_for_update(skip_locked=True)
         )
     )
+    if ids:
+        session.execute(update(Attempt).where(Attempt.id.in_(ids)).values(lookup_sent_at=now))
+    return ids
 
 
 def _release_abandoned(session: Session, settings: Settings, now: dt.datetime) -> int:

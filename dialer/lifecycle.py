@@ -34,11 +34,12 @@ def pause(session: Session, name: str) -> Campaign:
     campaign = find_campaign(session, name)
     if campaign.state != CampaignState.RUNNING:
         raise CampaignError(f"campaign {campaign.name!r} is {campaign.state.value}, not running")
+    # Contacts before the campaign row, the order workers lock them in (no deadlock).
+    # Wake-ups already on the broker find their contact `pending` and do nothing.
+    _move(session, campaign, [ContactStatus.QUEUED], ContactStatus.PENDING)
     campaign.state = CampaignState.PAUSED
     campaign.pause_reason = "paused by an operator"
     campaign.waiting_reason = campaign.waiting_until = None
-    # Wake-ups already on the broker find their contact `pending` and do nothing.
-    _move(session, campaign, [ContactStatus.QUEUED], ContactStatus.PENDING)
     return campaign
 
 
@@ -55,10 +56,10 @@ def cancel(session: Session, name: str, now: dt.datetime | None = None) -> Campa
     campaign = find_campaign(session, name)
     if campaign.state in (CampaignState.CANCELLED, CampaignState.COMPLETED):
         raise CampaignError(f"campaign {campaign.name!r} is already {campaign.state.value}")
+    _move(session, campaign, [ContactStatus.PENDING, ContactStatus.QUEUED], ContactStatus.CANCELLED)
     campaign.state = CampaignState.CANCELLED
     campaign.finished_at = now or utcnow()
     campaign.waiting_reason = campaign.waiting_until = None
-    _move(session, campaign, [ContactStatus.PENDING, ContactStatus.QUEUED], ContactStatus.CANCELLED)
     return campaign
 
 

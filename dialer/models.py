@@ -177,6 +177,8 @@ class Attempt(Base):
     error_mnemonic: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the reconciler last asked for this attempt to be looked up (its worker died mid-request).
+    lookup_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The call's own end, filled later from the provider's call reports.
     call_answered: Mapped[bool | None] = mapped_column(Boolean)
     finish_reason: Mapped[str | None] = mapped_column(String(100))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Annotated
 
@@ -132,6 +133,8 @@ def worker(
             f"--concurrency={concurrency}",
             f"--pool={pool}",
             f"--loglevel={loglevel}",
+            # Unique per process, so that several workers on one host keep apart.
+            f"--hostname=dialer-{os.getpid()}@%h",
             "--without-mingle",
             "--without-gossip",
         ]
