@@ -70,6 +70,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+READ_ONLY = "dialer_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine for transactions that only read (on SQLite they take no write lock)."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
     url = normalize_url(url)
@@ -95,7 +103,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     def _on_begin(conn: Any) -> None:
         # A deferred transaction that reads and then writes can fail with "database is locked"
         # without waiting; taking the write lock at BEGIN makes concurrent writers queue instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (reports) must not take it: in WAL mode they never block the writers.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -5,21 +5,22 @@ exits with code 2 and one line on stderr."""
 from __future__ import annotations
 
 import enum
-import importlib
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, Any, NoReturn
+from typing import IO, Annotated
 
 import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from dialer.campaigns import CampaignError, find_campaign
 from dialer.cli.app import app, call_app, campaign_app
+from dialer.cli.database import fail, open_database
 from dialer.config import get_settings
-from dialer.db import engine_for, transaction
+from dialer.db import read_only, transaction
 from dialer.models import Campaign
 from dialer.reports.csv_report import write_csv
 from dialer.reports.html_report import write_html
@@ -31,7 +32,7 @@ from dialer.reports.status import (
     campaign_status,
     format_duration,
 )
-from dialer.reports.summary import campaign_summary, find_campaign, iso
+from dialer.reports.summary import campaign_summary, iso
 from dialer.reports.table import summary_table
 
 
@@ -44,36 +45,18 @@ class Format(enum.StrEnum):
     HTML = "html"
 
 
-def prepare_schema(url: str) -> None:
-    """Bring the schema up to date with `dialer.migrate`, when that module is installed."""
-    try:
-        migrate: Any = importlib.import_module("dialer.migrate")
-    except ModuleNotFoundError as exc:
-        if exc.name != "dialer.migrate":
-            raise
-        return
-    # ensure_schema also accepts a database made by create_all; plain upgrade is the fallback.
-    (getattr(migrate, "ensure_schema", None) or migrate.upgrade)(url)
-
-
 @contextmanager
 def _session() -> Iterator[Session]:
-    url = get_settings().database_url
-    prepare_schema(url)
-    with transaction(engine_for(url)) as session:
+    # Reports only read: on SQLite they must not hold the write lock the workers need.
+    with transaction(read_only(open_database())) as session:
         yield session
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"dialer: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _campaign(session: Session, name: str) -> Campaign:
-    campaign = find_campaign(session, name)
-    if campaign is None:
-        _fail(f"no campaign named {name!r}")
-    return campaign
+    try:
+        return find_campaign(session, name)
+    except CampaignError as exc:
+        fail(str(exc))
 
 
 @contextmanager
@@ -155,7 +138,7 @@ def show_call(
     with _session() as session:
         details = call_details(session, key)
     if details is None:
-        _fail(f"no call with external_id or call_session_id {key!r}")
+        fail(f"no call with external_id or call_session_id {key!r}")
     if as_json:
         typer.echo(json.dumps(details.as_dict(), ensure_ascii=False, indent=2))
     else:

@@ -29,11 +29,6 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds")
 
 
-def find_campaign(session: Session, name: str) -> Campaign | None:
-    """The campaign called `name`, or None."""
-    return session.scalars(select(Campaign).where(Campaign.name == name)).one_or_none()
-
-
 def campaign_info(campaign: Campaign) -> dict[str, Any]:
     """What a report says about the campaign itself; never its raw parameters."""
     return {

@@ -13,7 +13,6 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-import dialer.cli.reports as reports_cli
 from dialer.db import transaction
 from tests.unit.factories import report_campaign
 
@@ -36,7 +35,6 @@ runner = CliRunner()
 def database(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
     """The settings point at a SQLite file holding the report campaign; tables from create_all."""
     monkeypatch.setenv("DIALER_DATABASE_URL", str(sqlite_engine.url))
-    monkeypatch.setattr(reports_cli, "prepare_schema", lambda url: None)
     with transaction(sqlite_engine) as session:
         report_campaign(session)
     return sqlite_engine
