@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import multiprocessing
 import os
 import re
@@ -497,11 +498,13 @@ class _PhoneParser:
 
 
 def _phone_in(session: Session, phones: set[str]) -> ColumnElement[bool]:
-    # On PostgreSQL one array parameter, not thousands: psycopg re-parses (and never caches)
-    # statements with many placeholders, which would cost more than the query itself.
+    # One parameter, and the same SQL text for every batch: an IN list of thousands of
+    # placeholders is re-parsed by psycopg for each batch, and on SQLite each distinct length
+    # is another prepared statement kept in the connection's cache (tens of MB over a big file).
     if session.get_bind().dialect.name == "postgresql":
         return Contact.phone == any_(bindparam("phones", sorted(phones), type_=ARRAY(String)))
-    return Contact.phone.in_(phones)
+    each = func.json_each(json.dumps(sorted(phones))).table_valued("value")
+    return Contact.phone.in_(select(each.c.value))
 
 
 def _insert_statement(session: Session) -> Insert:
