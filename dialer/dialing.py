@@ -302,7 +302,8 @@ def _record(
         contact = session.get_one(Contact, ticket.contact_id, with_for_update=True)
         campaign = session.get_one(Campaign, ticket.campaign_id)
         _move_contact(session, campaign, contact, outcome, error, now)
-    # The provider charges successes only; a request that may have succeeded keeps its points.
+    # The provider charges successes only, so failures give their points back; a request that
+    # may have succeeded keeps them, and after limit_exceeded the provider's count stands.
     charged = outcome in (
         AttemptOutcome.PLACED,
         AttemptOutcome.UNKNOWN,
