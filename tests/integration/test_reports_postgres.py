@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine, text
 
+from dialer.campaigns import find_campaign
 from dialer.db import transaction
 from dialer.reports.csv_report import BOM, write_csv
 from dialer.reports.lookup import call_details, lookup_queries
 from dialer.reports.rows import iter_contact_rows, variable_keys
-from dialer.reports.summary import campaign_summary, find_campaign
+from dialer.reports.summary import campaign_summary
 from tests.unit.factories import add_campaign, add_contact, report_campaign
 
 pytestmark = pytest.mark.postgres
@@ -44,7 +45,6 @@ def filled(postgres_engine: Engine) -> Filled:
 def test_csv_report_on_postgres(filled: Filled) -> None:
     with transaction(filled.engine) as session:
         campaign = find_campaign(session, filled.name)
-        assert campaign is not None
         out = io.StringIO(newline="")
         assert write_csv(session, campaign, out) == 10
         summary = campaign_summary(session, campaign)
@@ -61,7 +61,6 @@ def test_csv_report_on_postgres(filled: Filled) -> None:
 def test_rows_stream_in_small_batches(filled: Filled) -> None:
     with transaction(filled.engine) as session:
         campaign = find_campaign(session, filled.name)
-        assert campaign is not None
         phones = [r.phone for r in iter_contact_rows(session, campaign.id, batch=3)]
     assert phones == sorted(phones)
     assert len(phones) == 10
