@@ -8,6 +8,7 @@ database is behind, or when the models have changed without a migration.
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,13 +24,25 @@ from dialer import models  # noqa: F401  (registers every table on Base.metadata
 from dialer.config import get_settings
 from dialer.db import Base, make_engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-# Any constant works; it only has to be the same in every process that migrates.
-_PG_LOCK_KEY = 7_312_040_001
-
 
 class MigrationError(RuntimeError):
     """The schema could not be brought up to date, or does not match the models."""
+
+
+def _migrations_dir() -> Path:
+    """`migrations/` of the checkout, or the copy a non-editable install put under its prefix."""
+    for candidate in (
+        Path(__file__).resolve().parent.parent / "migrations",
+        Path(sys.prefix) / "share" / "dialer" / "migrations",
+    ):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise MigrationError("the migrations folder is missing: reinstall dialer from its checkout")
+
+
+MIGRATIONS_DIR = _migrations_dir()
+# Any constant works; it only has to be the same in every process that migrates.
+_PG_LOCK_KEY = 7_312_040_001
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
