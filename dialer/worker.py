@@ -6,7 +6,6 @@ Tasks carry only ids; each one opens its own transactions through `dialer.dialin
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -15,10 +14,10 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dialer import db, dispatch
+from dialer import db, dialing, dispatch
+from dialer.callapi.client import CallApiClient
 from dialer.config import Settings, get_settings
-
-log = logging.getLogger("dialer.worker")
+from dialer.dialing import Dialer
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -60,46 +59,41 @@ def _embedded_broker_options(settings: Settings) -> dict[str, Any]:
 app = Celery("dialer")
 app.conf.update(celery_config(get_settings()))
 
-_local = threading.local()
+_dialer: Dialer | None = None
+_dialer_lock = threading.Lock()
 
 
-def current_dialer() -> Any:
-    """This process's (and thread's) Dialer, built on first use."""
-    dialer = getattr(_local, "dialer", None)
-    if dialer is None:
-        from dialer.callapi.client import CallApiClient
-        from dialer.dialing import Dialer
-
-        settings = get_settings()
-        dialer = Dialer(
-            settings=settings,
-            engine=db.engine_for(settings.database_url),
-            client=CallApiClient.from_settings(settings),
-        )
-        _local.dialer = dialer
-    return dialer
+def current_dialer() -> Dialer:
+    """This process's Dialer, built on first use and shared by its threads (all thread-safe)."""
+    global _dialer
+    with _dialer_lock:
+        if _dialer is None:
+            settings = get_settings()
+            _dialer = Dialer(
+                settings=settings,
+                engine=db.engine_for(settings.database_url),
+                client=CallApiClient.from_settings(settings),
+            )
+        return _dialer
 
 
 @worker_process_init.connect
 def _after_fork(**_: Any) -> None:
-    # A forked pool process must not share the parent's database connections.
+    # A forked pool process must not share the parent's database or HTTP connections.
+    global _dialer
     db.engine_for.cache_clear()
-    _local.__dict__.clear()
+    _dialer = None
 
 
 @app.task(name="dialer.place_call")
 def place_call(contact_id: int) -> str:
     """Dial one queued contact (does nothing if it has moved on)."""
-    from dialer import dialing
-
     return dialing.place_call(current_dialer(), contact_id).status
 
 
 @app.task(name="dialer.resolve_attempt")
 def resolve_attempt(attempt_id: int) -> str:
     """Settle an attempt whose worker died mid-request."""
-    from dialer import dialing
-
     return dialing.resolve_attempt(current_dialer(), attempt_id)
 
 
