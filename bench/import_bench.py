@@ -1,6 +1,6 @@
 """Benchmark of the contacts CSV import against a plain `csv` read + bulk insert of the same rows.
 
-    .venv/bin/python bench/import_bench.py --rows 1000000 --backends sqlite,postgres --repeat 3
+    .venv/bin/python -m bench.import_bench --rows 1000000 --backends sqlite,postgres --repeat 3
 
 Generates an Excel-like CSV (cp1251, `;`, mixed phone shapes, 5% invalid, 5% duplicates, Cyrillic
 columns), then for each backend and each repeat, in a fresh database and a fresh child process:
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import random
 import resource
 import statistics
@@ -27,12 +26,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.scratch import fresh_database
+
 HEADER = ["Телефон", "Имя", "Город", "Номер заказа"]
 NAMES = ["Анна", "Борис", "Виктория", "Григорий", "Дарья", "Евгений", "Жанна", "Зоя"]
 CITIES = ["Москва", "Санкт-Петербург", "Казань", "Нижний Новгород", "Тверь"]
-POSTGRES_ADMIN = os.environ.get(
-    "DIALER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 BATCH = 5_000
 
 
@@ -150,46 +148,19 @@ def _baseline(engine: Any, campaign_id: int, csv_path: Path) -> int:
 # --- the parent: databases, repeats, medians -----------------------------------------------------
 
 
-def _fresh_database(backend: str, workdir: Path) -> tuple[str, Any]:
-    if backend == "sqlite":
-        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
-
-        def remove() -> None:
-            for leftover in workdir.glob(path.name + "*"):  # the file, its -wal and -shm
-                leftover.unlink()
-
-        return f"sqlite:///{path}", remove
-    from sqlalchemy import create_engine, text
-
-    from dialer.db import normalize_url
-
-    admin = create_engine(normalize_url(POSTGRES_ADMIN), isolation_level="AUTOCOMMIT")
-    name = f"dialer_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{POSTGRES_ADMIN.rpartition('/')[0]}/{name}", drop
-
-
 def _measure(
     mode: str, backend: str, csv_path: Path, workdir: Path, workers: int | None
 ) -> dict[str, Any]:
-    url, cleanup = _fresh_database(backend, workdir)
-    try:
+    with fresh_database(backend, workdir) as url:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", mode, "--url", url, "--csv", str(csv_path)]
+            [sys.executable, "-m", "bench.import_bench", "--child", mode, "--url", url]
+            + ["--csv", str(csv_path)]
             + ([] if workers is None else ["--workers", str(workers)]),
             check=False,
             capture_output=True,
             text=True,
+            cwd=Path(__file__).resolve().parent.parent,
         )
-    finally:
-        cleanup()
     if out.returncode:
         raise SystemExit(f"{mode} on {backend} failed:\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])

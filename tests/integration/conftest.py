@@ -8,21 +8,7 @@ from typing import Any
 import pytest
 
 from dialer.callapi.fake import FakeCallApi, SimulatorServer
-
-
-class Clock:
-    """A clock the test moves by hand, shared by the simulator and the client when they agree."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
-
+from tests.clock import Clock
 
 StartSimulator = Callable[..., SimulatorServer]
 

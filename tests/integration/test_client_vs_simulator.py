@@ -12,7 +12,8 @@ from dialer.callapi import errors
 from dialer.callapi.client import CallApiClient
 from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, Fault, SimulatorServer
 from dialer.secrets import Secret
-from tests.integration.conftest import Clock, StartSimulator
+from tests.clock import Clock
+from tests.integration.conftest import StartSimulator
 
 INFORMER = "start.informer_call"
 PARAMS: dict[str, Any] = {

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from dialer.callapi.fake import FakeCallApi, Fault, SimulatorServer
 from dialer.cli.app import app
+from tests.clock import Clock
 from tests.unit.callapi.vectors import DOC_TOKEN, REQUESTS, SIMPLE_CALL_REFERENCE_PARAMS
 
 TOKEN = "test-token"
@@ -55,20 +56,6 @@ LIMIT_KEYS = {
     "minute_remaining",
     "minute_reset",
 }
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
 
 
 class Api:
