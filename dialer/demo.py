@@ -84,7 +84,8 @@ def run_demo(console: Console, concurrency: int = 4) -> RunResult:
             )
         console.print(
             f"[bold]{name}[/]: {spec.method} against the simulator at {server.url} "
-            f"({DEMO_ACCOUNT.minute_limit} points per {DEMO_ACCOUNT.window_seconds:g} s)"
+            f"({DEMO_ACCOUNT.minute_limit} points per {DEMO_ACCOUNT.window_seconds:g} s); "
+            "the example's calling window is opened for the demo"
         )
         console.print(
             f"imported {imported.imported} of {imported.read} rows "
