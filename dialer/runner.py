@@ -53,7 +53,7 @@ def start_dispatcher_thread(settings: Settings) -> tuple[threading.Thread, threa
     return thread, stop
 
 
-def worker_command(concurrency: int, pool: str, name: str, loglevel: str = "WARNING") -> list[str]:
+def worker_command(concurrency: int, pool: str, name: str, loglevel: str = "INFO") -> list[str]:
     """The command line of a Celery worker process for this package's app."""
     return [
         sys.executable,

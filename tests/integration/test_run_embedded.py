@@ -64,6 +64,9 @@ def test_the_demo_runs_the_example_campaign_to_the_end(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr + result.stdout
     assert "(completed)" in result.stdout
+    worker_log = (tmp_path / "worker.log").read_text(encoding="utf-8")
+    for output in (result.stdout, result.stderr, worker_log):
+        assert DEFAULT_ACCESS_TOKEN not in output
     # The sample CSV: 15 usable rows, one of them on the simulated provider's blacklist.
     assert counts_by_status(tmp_path) == {"placed": 14, "blacklisted": 1}
 
@@ -94,3 +97,6 @@ def test_run_exits_nonzero_with_the_reason_when_the_campaign_pauses_itself(
         assert session.scalar(select(func.count()).select_from(Attempt)) == 1
     engine.dispose()
     assert DEFAULT_ACCESS_TOKEN not in result.stderr + result.stdout
+    worker_log = (tmp_path / "worker.log").read_text(encoding="utf-8")
+    assert "callapi start.informer_call" in worker_log  # the requests are logged, redacted
+    assert DEFAULT_ACCESS_TOKEN not in worker_log
