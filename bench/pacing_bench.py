@@ -117,7 +117,11 @@ def dialer_worker_command(concurrency: int) -> list[str]:
     """A dialer worker process, as `dialer run` starts them (minus its hostname)."""
     from dialer.runner import worker_command
 
-    return [a for a in worker_command(concurrency, "threads", "x", loglevel="WARNING") if not a.startswith("--host")]
+    return [
+        a
+        for a in worker_command(concurrency, "threads", "x", loglevel="WARNING")
+        if not a.startswith("--host")
+    ]
 
 
 def wait_until_done(database_url: str, timeout: float) -> float:
