@@ -224,8 +224,7 @@ def _stale_queued(session: Session, settings: Settings, now: dt.datetime) -> lis
             select(Contact.id)
             .where(Contact.status == ContactStatus.QUEUED, Contact.queued_at < cutoff)
             .limit(10_000)
-            # A worker that holds the contact's row is dialing it now, and waits for the budget
-            # row this pass holds: waiting for its row in turn would deadlock.
+            # A worker that holds the contact's row is dialing it now: it is not lost.
             .with_for_update(skip_locked=True)
         )
     )
@@ -274,7 +273,7 @@ def _release_abandoned(session: Session, settings: Settings, now: dt.datetime) -
     in_flight = exists().where(
         Attempt.contact_id == Contact.id, Attempt.outcome == AttemptOutcome.REQUESTING
     )
-    # Skip rows a worker holds (it is between two tries, and waits for the budget row we hold).
+    # Skip rows a worker holds: it is busy with that contact right now.
     ids = list(
         session.scalars(
             select(Contact.id)
