@@ -39,23 +39,24 @@ def refusing(mnemonic: str, code: int = -32602) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
-def dialer_refused_with(mnemonic: str, engine: Engine, settings: Settings, clock: Clock) -> Dialer:
+def dial_refused(
+    mnemonic: str, engine: Engine, settings: Settings, clock: Clock
+) -> tuple[Campaign, Contact]:
+    """Queue one contact, dial it against a provider refusing with `mnemonic`, and reload both."""
+    _, [cid] = add_campaign(engine, phones(1))
+    queue(engine, cid)
     client = CallApiClient.from_settings(settings, transport=refusing(mnemonic))
-    return Dialer(settings, engine, client, now=clock, sleep=clock.sleep)
+    dialing.place_call(Dialer(settings, engine, client, now=clock, sleep=clock.sleep), cid)
+    with transaction(engine) as session:
+        return session.scalars(select(Campaign)).one(), session.get_one(Contact, cid)
 
 
 @pytest.mark.parametrize("mnemonic", PAUSING)
 def test_a_campaign_fatal_answer_pauses_the_campaign_with_the_reason(
     mnemonic: str, sqlite_engine: Engine, settings: Settings, clock: Clock
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
-    queue(sqlite_engine, cid)
+    campaign, contact = dial_refused(mnemonic, sqlite_engine, settings, clock)
 
-    dialing.place_call(dialer_refused_with(mnemonic, sqlite_engine, settings, clock), cid)
-
-    with transaction(sqlite_engine) as session:
-        campaign = session.scalars(select(Campaign)).one()
-        contact = session.get_one(Contact, cid)
     assert campaign.state == CampaignState.PAUSED
     assert campaign.pause_reason is not None
     assert campaign.pause_reason.startswith(mnemonic)
@@ -67,14 +68,8 @@ def test_a_campaign_fatal_answer_pauses_the_campaign_with_the_reason(
 def test_a_contact_answer_ends_only_that_contact(
     mnemonic: str, sqlite_engine: Engine, settings: Settings, clock: Clock
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
-    queue(sqlite_engine, cid)
+    campaign, contact = dial_refused(mnemonic, sqlite_engine, settings, clock)
 
-    dialing.place_call(dialer_refused_with(mnemonic, sqlite_engine, settings, clock), cid)
-
-    with transaction(sqlite_engine) as session:
-        campaign = session.scalars(select(Campaign)).one()
-        contact = session.get_one(Contact, cid)
     assert campaign.state == CampaignState.RUNNING
     expected = (
         ContactStatus.BLACKLISTED if mnemonic == "contact_in_blacklist" else ContactStatus.FAILED
