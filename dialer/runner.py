@@ -17,6 +17,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from dialer import lifecycle
+from dialer.campaigns import find_campaign
 from dialer.config import Settings, get_settings
 from dialer.db import engine_for, transaction
 from dialer.migrate import ensure_schema
@@ -73,9 +74,7 @@ def worker_command(concurrency: int, pool: str, name: str, loglevel: str = "INFO
     ]
 
 
-def start_worker_process(
-    settings: Settings, concurrency: int, pool: str, log_file: Path
-) -> subprocess.Popen[bytes]:
+def start_worker_process(concurrency: int, pool: str, log_file: Path) -> subprocess.Popen[bytes]:
     """Start one Celery worker process, its output going to `log_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
@@ -121,7 +120,7 @@ def run_campaign(
     ensure_schema(engine)
     with transaction(engine) as session:
         lifecycle.start(session, name)
-    worker = start_worker_process(settings, concurrency, pool, settings.home / "worker.log")
+    worker = start_worker_process(concurrency, pool, settings.home / "worker.log")
     try:
         status = _follow(name, settings, worker, console)
     finally:
@@ -157,8 +156,6 @@ def _follow(
 
 
 def _status(engine: Engine, name: str, settings: Settings) -> CampaignStatus:
-    from dialer.campaigns import find_campaign
-
     with transaction(engine) as session:
         campaign = find_campaign(session, name)
         return campaign_status(session, campaign, account=settings.account_key)
