@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from dialer import lifecycle
 from dialer.campaigns import find_campaign
 from dialer.config import Settings, get_settings
-from dialer.db import engine_for, transaction
+from dialer.db import engine_for, read_only, transaction
 from dialer.migrate import ensure_schema
 from dialer.models import CampaignState
 from dialer.reports.status import CampaignStatus, campaign_status
@@ -134,7 +134,8 @@ def _follow(
     """Dispatch and redraw the progress line until the campaign stops running."""
     from dialer.worker import dispatch_once
 
-    engine = engine_for(settings.database_url)
+    # The progress line only reads: on SQLite it must not take the write lock the workers need.
+    engine = read_only(engine_for(settings.database_url))
     last_print = 0.0
     while True:
         dispatch_once()
