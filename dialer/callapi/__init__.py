@@ -1,1 +1,1 @@
-"""The provider boundary: the Call API v4.0 client, its error tree, parameter schemas, simulator."""
+"""The provider boundary: the Call API v4.0 client, its error tree and the method schemas."""

@@ -9,17 +9,17 @@ from typing import Annotated
 
 import typer
 
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, DEFAULT_LOGIN, DEFAULT_PASSWORD
-from dialer.callapi.fake.config import (
+from dialer.cli.app import app
+from dialer.config import ConfigError, parse_costs
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, DEFAULT_LOGIN, DEFAULT_PASSWORD
+from dialer.simulator.config import (
     DOCS_EMPLOYEE_IDS,
     DOCS_MEDIA_FILES,
     DOCS_SCENARIO_IDS,
     DOCS_VIRTUAL_NUMBERS,
     FakeCallApi,
 )
-from dialer.callapi.fake.server import SimulatorServer
-from dialer.cli.app import app
-from dialer.config import ConfigError, parse_costs
+from dialer.simulator.server import SimulatorServer
 
 
 def _split(values: list[str]) -> list[str]:

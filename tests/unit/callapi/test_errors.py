@@ -19,7 +19,7 @@ from dialer.callapi.errors import (
     from_error_object,
 )
 from dialer.callapi.limits import Limits
-from dialer.callapi.methods import error_code_for
+from dialer.simulator.refusals import error_code_for
 from tests.unit.callapi.vectors import ERROR_EXAMPLE, LIMITS
 
 # What each mnemonic must lead to, written out so that a change to MNEMONICS is a visible decision.

@@ -23,19 +23,13 @@ from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
 from dialer.callapi.errors import InvalidParams
-from dialer.callapi.fake.account import METHODS, Account, ActiveCall
-from dialer.callapi.fake.budget import PointsBudget, Window
-from dialer.callapi.fake.config import FakeCallApi, Fault
-from dialer.callapi.fake.refusals import Refusal
 from dialer.callapi.limits import Limits
-from dialer.callapi.methods import (
-    SCHEMAS,
-    START_METHODS,
-    error_code_for,
-    error_message_for,
-    validate_params,
-)
+from dialer.callapi.methods import SCHEMAS, START_METHODS, validate_params
 from dialer.secrets import redact
+from dialer.simulator.account import METHODS, Account, ActiveCall
+from dialer.simulator.budget import PointsBudget, Window
+from dialer.simulator.config import FakeCallApi, Fault
+from dialer.simulator.refusals import Refusal, error_code_for, error_message_for
 
 logger = logging.getLogger(__name__)
 

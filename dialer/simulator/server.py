@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from dialer.callapi.fake.account import ActiveCall
-from dialer.callapi.fake.config import FakeCallApi, Fault
-from dialer.callapi.fake.simulator import LogEntry, Outcome, Simulator, Stats
 from dialer.callapi.limits import Limits
+from dialer.simulator.account import ActiveCall
+from dialer.simulator.config import FakeCallApi, Fault
+from dialer.simulator.simulator import LogEntry, Outcome, Simulator, Stats
 
 API_PATHS = frozenset({"/v4.0", "/v4.0/"})
 IDLE_KEEPALIVE_SECONDS = 30.0  # an idle keep-alive connection is closed after this long

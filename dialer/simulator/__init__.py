@@ -1,6 +1,6 @@
 """A faithful local simulator of the Call API v4.0, for tests, demos and `dialer fake-api`.
 
-    from dialer.callapi.fake import FakeCallApi, SimulatorServer
+    from dialer.simulator import FakeCallApi, SimulatorServer
 
     with SimulatorServer(FakeCallApi(minute_limit=5, window_seconds=2)) as server:
         ...  # POST JSON-RPC to server.url; assert on server.stats(), .active_calls(), ...
@@ -14,16 +14,16 @@ HTTP 5xx, `internal_error`, slow answers, and connections cut after a call was c
 
 from __future__ import annotations
 
-from dialer.callapi.fake.account import METHODS, ActiveCall
-from dialer.callapi.fake.config import (
+from dialer.simulator.account import METHODS, ActiveCall
+from dialer.simulator.config import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_LOGIN,
     DEFAULT_PASSWORD,
     FakeCallApi,
     Fault,
 )
-from dialer.callapi.fake.server import SimulatorServer
-from dialer.callapi.fake.simulator import LogEntry, Outcome, Simulator, Stats
+from dialer.simulator.server import SimulatorServer
+from dialer.simulator.simulator import LogEntry, Outcome, Simulator, Stats
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN",

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialer.callapi.fake.config import FakeCallApi
-from dialer.callapi.fake.refusals import Refusal
 from dialer.callapi.methods import START_METHODS
+from dialer.simulator.config import FakeCallApi
+from dialer.simulator.refusals import Refusal
 
 # Call-control methods whose only effect the simulator models is "the session must exist".
 SESSION_METHODS = frozenset(
