@@ -25,6 +25,10 @@ ERROR_CODES: dict[str, int] = {
     "limit_exceeded": -32029,
     "batch_opreations_not_supported": -32099,
     "notifications_not_supported": -32099,
+    # The Data API's own (the overview page's table).
+    "batch_operations_not_supported": -32099,
+    "method_component_disabled": -32008,
+    "parameter_component_disabled": -32008,
 }
 # Method-specific codes where the pages name another code than the usual one.
 _METHOD_CODES: dict[tuple[str, str], int] = {
@@ -54,6 +58,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "batch_opreations_not_supported": "Batch operations not supported",
     "notifications_not_supported": "Notifications not supported",
     "character_encoding_not_allowed": "The character encoding must be UTF-8",
+    "date_interval_limit_reached": "Max value of requested date interval is 3 months",
+    "filter_prohibited": "Filter by parameter is prohibited",
+    "sort_prohibited": "Sort by parameter is prohibited",
 }
 
 
