@@ -10,6 +10,11 @@ the docs' request examples (so each example succeeds with the token replaced), c
 method in a minute and a day window (spent only on success) and reports them in every reply's
 `metadata.limits`, keeps placed calls active for `call_duration` seconds, and can inject faults:
 HTTP 5xx, `internal_error`, slow answers, and connections cut after a call was created.
+
+On the same port, `POST /v2.0` is the account's Data API (`SimulatorServer.data_url`): every call
+ends with an outcome drawn from `CallOutcomes` and shows in `get.calls_report` and
+`get.call_legs_report` a while after it ended, on a points budget of its own. The server binds
+127.0.0.1 unless given another host.
 """
 
 from __future__ import annotations
@@ -22,15 +27,21 @@ from dialer.simulator.config import (
     FakeCallApi,
     Fault,
 )
+from dialer.simulator.outcomes import DEFAULT_SHARES, KINDS, CallOutcomes, Ending
 from dialer.simulator.server import SimulatorServer
-from dialer.simulator.simulator import LogEntry, Outcome, Simulator, Stats
+from dialer.simulator.simulator import Api, LogEntry, Outcome, Simulator, Stats
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN",
     "DEFAULT_LOGIN",
     "DEFAULT_PASSWORD",
+    "DEFAULT_SHARES",
+    "KINDS",
     "METHODS",
     "ActiveCall",
+    "Api",
+    "CallOutcomes",
+    "Ending",
     "FakeCallApi",
     "Fault",
     "LogEntry",
