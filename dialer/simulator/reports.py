@@ -107,11 +107,14 @@ TABLES = {
 
 
 class Reports:
-    """Answers the report methods from the account's calls; holds no state of its own."""
+    """Answers the report methods from the account's calls; not thread-safe (the simulator
+    holds its lock)."""
 
     def __init__(self, outcomes: CallOutcomes, account_timezone: str) -> None:
         self.outcomes = outcomes
         self.zone = zoneinfo.ZoneInfo(account_timezone)
+        # A reported call never changes again: its rows are built once (method, session id).
+        self._reported: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     def handle(
         self, method: str, params: Mapping[str, Any], now: float, calls: Sequence[ActiveCall]
@@ -141,12 +144,14 @@ class Reports:
     def _rows(
         self, method: str, call: ActiveCall, now: float, ongoing: bool
     ) -> Iterable[dict[str, Any]]:
-        reported = now >= call.ends_at + self.outcomes.report_delay
-        if method == CALL_LEGS_REPORT:
-            return self._legs(call) if reported else ()
-        if reported:
-            return (self._session(call),)
-        if ongoing and now < call.ends_at:
+        if now >= call.ends_at + self.outcomes.report_delay:
+            key = (method, call.call_session_id)
+            rows = self._reported.get(key)
+            if rows is None:
+                legs = method == CALL_LEGS_REPORT
+                rows = self._reported[key] = self._legs(call) if legs else [self._session(call)]
+            return rows
+        if ongoing and method == CALLS_REPORT and now < call.ends_at:
             return (self._ongoing(call, now),)
         return ()
 
