@@ -11,13 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from dialer.callapi import errors
-from dialer.callapi.jsonrpc import Credentials, JsonRpcEndpoint, Reply, is_integer
+from dialer.callapi.jsonrpc import (
+    Credentials,
+    EndpointClient,
+    JsonRpcEndpoint,
+    Reply,
+    is_integer,
+)
 from dialer.callapi.limits import Limits
 from dialer.callapi.methods import (
     LIST_CALLS,
@@ -61,7 +66,7 @@ class ActiveCalls:
     limits: Limits | None
 
 
-class CallApiClient:
+class CallApiClient(EndpointClient):
     """A synchronous Call API client; use it as a context manager so that it logs out."""
 
     def __init__(
@@ -101,34 +106,6 @@ class CallApiClient:
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
         )
-
-    @property
-    def url(self) -> str:
-        """The API's URL."""
-        return self._rpc.url
-
-    @property
-    def last_limits(self) -> Limits | None:
-        """`metadata.limits` of the latest reply that carried them."""
-        return self._rpc.last_limits
-
-    def __repr__(self) -> str:
-        return f"CallApiClient({self.url!r}, {self._rpc.credentials.describe()})"
-
-    def __enter__(self) -> CallApiClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Log out if this client logged in, then close the HTTP connections."""
-        self._rpc.close()
 
     # --- the typed helpers ---------------------------------------------------------------------
 

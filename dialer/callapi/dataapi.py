@@ -1,7 +1,8 @@
 """The Data API v2.0 client: `get.calls_report` and `get.call_legs_report`, filtered and paged.
 
     client = DataApiClient.from_settings(settings, retrying=transient_retrying(settings))
-    for page in client.calls_report_pages(since, until, filter=is_in("call_api_external_id", ids)):
+    query = partial(client.calls_report, since, until, filter=is_in("call_api_external_id", ids))
+    for page in client.pages(query):
         ...  # page.rows, page.total_items, page.limits
 
 - The JSON-RPC exchange is `dialer.callapi.jsonrpc`'s (tokens and login mode, timeouts, secrets
@@ -22,7 +23,6 @@ import time
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Protocol
 
 import httpx
@@ -30,7 +30,7 @@ from tenacity import Retrying
 
 from dialer.callapi import errors
 from dialer.callapi.filters import Filter
-from dialer.callapi.jsonrpc import Credentials, JsonRpcEndpoint, Reply
+from dialer.callapi.jsonrpc import Credentials, EndpointClient, JsonRpcEndpoint, Reply
 from dialer.callapi.limits import Limits
 from dialer.secrets import Secret
 
@@ -70,7 +70,6 @@ CALL_LEG_FIELDS = (
     "direction",
     "called_phone_number",
 )
-# Paging walks the rows in id order, so that rows added meanwhile land after the last page.
 BY_ID = ({"field": "id", "order": "asc"},)
 
 
@@ -166,7 +165,7 @@ class ReportPage:
         return after if self.rows and after < self.total_items else None
 
 
-class DataApiClient:
+class DataApiClient(EndpointClient):
     """A synchronous Data API client; use it as a context manager so that it logs out."""
 
     def __init__(
@@ -203,29 +202,6 @@ class DataApiClient:
         """A client for the Data API settings; pass `dialer.retry.transient_retrying(settings)`."""
         return cls(DataApiConfig.from_settings(settings), retrying=retrying, transport=transport)
 
-    @property
-    def last_limits(self) -> Limits | None:
-        """`metadata.limits` of the latest reply that carried them: the Data API's own budget."""
-        return self._rpc.last_limits
-
-    def __repr__(self) -> str:
-        return f"DataApiClient({self.config.url!r}, {self._rpc.credentials.describe()})"
-
-    def __enter__(self) -> DataApiClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Log out if this client logged in, then close the HTTP connections."""
-        self._rpc.close()
-
     # --- the reports ---------------------------------------------------------------------------
 
     def calls_report(
@@ -239,7 +215,7 @@ class DataApiClient:
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
     ) -> ReportPage:
-        """One page of `get.calls_report`: one row per call session."""
+        """One page of `get.calls_report`: one row per call session, in id order."""
         extra = {"include_ongoing_calls": True} if include_ongoing_calls else {}
         params = self._params(date_from, date_till, filter, fields, limit, offset, extra)
         return self.page(CALLS_REPORT, params)
@@ -254,52 +230,27 @@ class DataApiClient:
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
     ) -> ReportPage:
-        """One page of `get.call_legs_report`: one row per leg of a call session."""
+        """One page of `get.call_legs_report`: one row per leg of a call session, in id order."""
         params = self._params(date_from, date_till, filter, fields, limit, offset, {})
         return self.page(CALL_LEGS_REPORT, params)
 
-    def calls_report_pages(
-        self,
-        date_from: dt.datetime,
-        date_till: dt.datetime,
-        *,
-        filter: Filter | None = None,
-        fields: Sequence[str] | None = CALL_SESSION_FIELDS,
-        include_ongoing_calls: bool = False,
-        limit: int = DEFAULT_PAGE,
-    ) -> Iterator[ReportPage]:
-        """Every page of `get.calls_report` for the query, until `metadata.total_items`."""
-        extra = {"include_ongoing_calls": True} if include_ongoing_calls else {}
-        params = self._params(date_from, date_till, filter, fields, limit, 0, extra)
-        return self.pages(CALLS_REPORT, params)
+    def pages(self, fetch: Callable[..., ReportPage]) -> Iterator[ReportPage]:
+        """Every page of a query, from offset 0 until `metadata.total_items`.
 
-    def call_legs_report_pages(
-        self,
-        date_from: dt.datetime,
-        date_till: dt.datetime,
-        *,
-        filter: Filter | None = None,
-        fields: Sequence[str] | None = CALL_LEG_FIELDS,
-        limit: int = DEFAULT_PAGE,
-    ) -> Iterator[ReportPage]:
-        """Every page of `get.call_legs_report` for the query, until `metadata.total_items`."""
-        params = self._params(date_from, date_till, filter, fields, limit, 0, {})
-        return self.pages(CALL_LEGS_REPORT, params)
-
-    def pages(self, method: str, params: Mapping[str, Any]) -> Iterator[ReportPage]:
-        """Page through a `get.*` query from `params["offset"]` on, in id order."""
-        params = {"sort": list(BY_ID), **params}
-        offset: int | None = int(params.get("offset", 0))
+        `fetch` is `calls_report` or `call_legs_report` with the query's arguments bound
+        (`functools.partial`); it is called with `offset=` for each page.
+        """
+        offset: int | None = 0
         while offset is not None:
             if offset > MAX_OFFSET:
                 raise errors.InvalidParams(
-                    method,
+                    "get.*",
                     "offset",
                     "invalid_parameter_value",
                     f"the report holds more rows than paging reaches (offset {MAX_OFFSET}): "
                     "narrow the dates or the filter",
                 )
-            page = self.page(method, {**params, "offset": offset})
+            page = fetch(offset=offset)
             yield page
             offset = page.next_offset
 
@@ -364,7 +315,8 @@ class DataApiClient:
             raise ValueError(f"limit must be 1..{MAX_PAGE}, got {limit}")
         if not 0 <= offset <= MAX_OFFSET:
             raise ValueError(f"offset must be 0..{MAX_OFFSET}, got {offset}")
-        params.update(limit=limit, offset=offset, **extra)
+        # Rows in id order, so that rows added between pages land after the last one.
+        params.update(limit=limit, offset=offset, sort=list(BY_ID), **extra)
         if filter is not None:
             params["filter"] = filter.as_json()
         if fields is not None:

@@ -21,7 +21,8 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from types import TracebackType
+from typing import Any, Self, TypeGuard
 
 import httpx
 
@@ -291,6 +292,40 @@ class JsonRpcEndpoint:
         if method in self._creates and status not in _REFUSED_UPSTREAM:
             return errors.AmbiguousError(message)
         return errors.BadReplyError(message, status_code=status)
+
+
+class EndpointClient:
+    """The part every API client shares: its endpoint, its limits, and logging out on close."""
+
+    _rpc: JsonRpcEndpoint
+
+    @property
+    def url(self) -> str:
+        """The API's URL."""
+        return self._rpc.url
+
+    @property
+    def last_limits(self) -> Limits | None:
+        """`metadata.limits` of the latest reply that carried them (this API's own budget)."""
+        return self._rpc.last_limits
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r}, {self._rpc.credentials.describe()})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Log out if this client logged in, then close the HTTP connections."""
+        self._rpc.close()
 
 
 # A proxy says these when the request never got through to the API.

@@ -11,7 +11,8 @@ own points budget. Order of checks for one request (the provider's, as far as th
     points spent
 
 Every step is under one lock, so the simulator is thread-safe and its counters exact; an injected
-slow answer is delayed by the HTTP layer, outside the lock.
+slow answer is delayed by the HTTP layer, outside the lock. (The module is over 400 lines because
+that one pipeline, shared by both APIs, reads best in one place.)
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import pytest
@@ -97,7 +98,8 @@ class Campaign:
         for start in range(0, len(external_ids), BATCH):
             batch = external_ids[start : start + BATCH]
             query = is_in("call_api_external_id", batch)
-            for page in self.data.calls_report_pages(since, until, filter=query, limit=PAGE):
+            fetch = partial(self.data.calls_report, since, until, filter=query, limit=PAGE)
+            for page in self.data.pages(fetch):
                 found.update({row["call_api_external_id"]: row for row in page.rows})
         return found
 
@@ -150,9 +152,10 @@ def test_a_like_prefix_finds_a_campaigns_calls_only_page_by_page(
     clock.advance(CALL_SECONDS + DELAY)
     since, until = campaign.window()
 
+    prefix = like("call_api_external_id", "c7-%")
     pages = list(
-        campaign.data.calls_report_pages(
-            since, until, filter=like("call_api_external_id", "c7-%"), limit=PAGE
+        campaign.data.pages(
+            partial(campaign.data.calls_report, since, until, filter=prefix, limit=PAGE)
         )
     )
 
@@ -178,7 +181,9 @@ def test_the_contact_leg_tells_pick_up_and_seconds_listened(
     query = all_of(
         is_in("call_session_id", list(campaign.placed.values())), equals("is_operator", False)
     )
-    [page] = campaign.data.call_legs_report_pages(since, until, filter=query)
+    [page] = campaign.data.pages(
+        partial(campaign.data.call_legs_report, since, until, filter=query)
+    )
 
     legs = {leg["call_session_id"]: leg for leg in page.rows}
     heard, busy = legs[campaign.placed["c7-1-1"]], legs[campaign.placed["c7-2-1"]]

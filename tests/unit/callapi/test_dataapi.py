@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from dialer.callapi.dataapi import (
     DEFAULT_DATAAPI_URL,
     DataApiClient,
     DataApiConfig,
+    ReportPage,
 )
 from dialer.callapi.filters import (
     Tree,
@@ -87,6 +89,7 @@ def test_calls_report_request_is_as_the_docs_show() -> None:
         "limit": 1000,
         "offset": 0,
         "include_ongoing_calls": True,
+        "sort": [{"field": "id", "order": "asc"}],
         "filter": {"field": "call_api_external_id", "operator": "=", "value": "c1-5-1"},
         "fields": list(CALL_SESSION_FIELDS),
     }
@@ -206,7 +209,8 @@ def test_pages_walk_total_items_in_id_order() -> None:
         rows_reply([{"id": 5}], 5),
     )
     client = client_for(api)
-    pages = list(client.calls_report_pages(SINCE, UNTIL, filter=like("x", "c1-%"), limit=2))
+    query = partial(client.calls_report, SINCE, UNTIL, filter=like("x", "c1-%"), limit=2)
+    pages = list(client.pages(query))
     assert [row["id"] for page in pages for row in page.rows] == [1, 2, 3, 4, 5]
     assert [r["params"]["offset"] for r in api.requests] == [0, 2, 4]
     assert all(r["params"]["sort"] == [{"field": "id", "order": "asc"}] for r in api.requests)
@@ -216,23 +220,29 @@ def test_pages_walk_total_items_in_id_order() -> None:
 
 def test_legs_pages_stop_at_an_empty_page_even_if_the_total_says_more() -> None:
     api = FakeApi(rows_reply([{"id": 1}], 3), rows_reply([], 3))
-    pages = list(client_for(api).call_legs_report_pages(SINCE, UNTIL, limit=1))
+    client = client_for(api)
+    pages = list(client.pages(partial(client.call_legs_report, SINCE, UNTIL, limit=1)))
     assert [len(p.rows) for p in pages] == [1, 0]
     assert api.methods == ["get.call_legs_report"] * 2
 
 
 def test_without_total_items_a_short_page_is_the_last() -> None:
     api = FakeApi(rows_reply([{"id": 1}, {"id": 2}], None), rows_reply([{"id": 3}], None))
-    pages = list(client_for(api).calls_report_pages(SINCE, UNTIL, limit=2))
+    client = client_for(api)
+    pages = list(client.pages(partial(client.calls_report, SINCE, UNTIL, limit=2)))
     assert [len(p.rows) for p in pages] == [2, 1]
 
 
 def test_paging_past_the_offset_ceiling_is_refused() -> None:
-    api = FakeApi(rows_reply([{"id": 1}] * 10_000, 200_000))
-    pages = client_for(api).pages("get.calls_report", {"limit": 10_000, "offset": 100_000})
+    offsets: list[int] = []
+
+    def fetch(*, offset: int) -> ReportPage:
+        offsets.append(offset)
+        return ReportPage("get.calls_report", [{}] * 60_000, offset, 200_000, None, "x")
+
     with pytest.raises(errors.InvalidParams, match="narrow"):
-        list(pages)
-    assert len(api.requests) == 1
+        list(client_for(FakeApi()).pages(fetch))
+    assert offsets == [0, 60_000]
 
 
 def test_data_that_is_not_a_list_of_rows_is_a_bad_reply() -> None:
