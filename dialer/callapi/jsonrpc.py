@@ -211,6 +211,11 @@ class JsonRpcEndpoint:
             assert self._session_token is not None  # login() sets it or raises
             return self._session_token.reveal()
 
+    def _secret_values(self) -> list[str]:
+        """Every secret this endpoint may have sent, for masking where the provider quotes one."""
+        held = (self.credentials.access_token, self.credentials.password, self._session_token)
+        return [s.reveal() for s in held if s is not None and s.reveal()]
+
     def _may_login_again(self, method: str, exc: errors.AuthError) -> bool:
         # Only a session token goes stale within its hour; a refused permanent key stays refused.
         return (
@@ -228,7 +233,11 @@ class JsonRpcEndpoint:
             raise self._transport_error(method, exc) from exc
         reply_body = self._json_rpc_body(method, response)
         error = reply_body.get("error")
-        safe_error = _redacted_error(error) if isinstance(error, dict) else None
+        safe_error = (
+            _scrubbed(_redacted_error(error), self._secret_values())
+            if isinstance(error, dict)
+            else None
+        )
         self._logger.debug(
             "%s %s id=%s reply=%s",
             _slug(self.api),
@@ -272,7 +281,7 @@ class JsonRpcEndpoint:
             raise self._unreadable(method, f"{method}: HTTP {status}", status)
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than parsers go
             message = f"{method}: HTTP {status}, the body is not JSON"
             raise self._unreadable(method, message, status) from None
         is_reply = isinstance(body, dict) and (
@@ -356,9 +365,26 @@ def _redacted_error(error: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         return error
     clean = redact(data)
-    if clean.get("field") in SECRET_KEYS and clean.get("value") is not None:
+    field = clean.get("field")
+    if isinstance(field, str) and field in SECRET_KEYS and clean.get("value") is not None:
         clean["value"] = REDACTED
     return {**error, "data": clean}
+
+
+def _scrubbed(value: Any, secrets: Collection[str]) -> Any:
+    """A copy of a JSON value with every secret masked wherever it appears in a string.
+
+    The provider may quote what we sent in an error's message or data, under any key.
+    """
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_scrubbed(k, secrets): _scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, secrets) for v in value]
+    return value
 
 
 def is_true(value: Any) -> bool:
@@ -372,5 +398,7 @@ def is_number(value: Any) -> TypeGuard[int | float]:
 
 
 def is_integer(value: Any) -> TypeGuard[int | float]:
-    """A JSON number with no fractional part."""
-    return is_number(value) and float(value).is_integer()
+    """A JSON number with no fractional part (an int too big for a float is still one)."""
+    if isinstance(value, float):
+        return value.is_integer()
+    return is_number(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -41,6 +42,8 @@ class Limits:
             value = raw.get(name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return None
+            if not _fits_a_float(value):
+                return None  # NaN, Infinity (Python's JSON parser accepts them) or 1e400
             values[name] = value
         return cls(
             day_limit=int(values["day_limit"]),
@@ -50,6 +53,13 @@ class Limits:
             minute_remaining=int(values["minute_remaining"]),
             minute_reset=float(values["minute_reset"]),
         )
+
+
+def _fits_a_float(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int no float holds
+        return False
 
 
 def find_limits(body: Any) -> Limits | None:
