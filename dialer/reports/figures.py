@@ -32,7 +32,7 @@ def report_figures(
     rate = summary.calls_per_minute
     values: list[tuple[str, object]] = [
         ("method", campaign.method),
-        ("state", campaign.state),
+        ("state", texts.state(campaign.state)),
         ("contacts", summary.total),
         ("attempts", summary.attempts),
         ("placed", summary.counts["placed"]),

@@ -45,6 +45,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.blacklisted": {"en": "blacklisted", "ru": "в чёрном списке"},
     "status.unknown": {"en": "unknown", "ru": "не подтверждено"},
     "status.cancelled": {"en": "cancelled", "ru": "отменён"},
+    # Campaign states.
+    "state.draft": {"en": "draft", "ru": "черновик"},
+    "state.running": {"en": "running", "ru": "идёт"},
+    "state.paused": {"en": "paused", "ru": "на паузе"},
+    "state.completed": {"en": "completed", "ru": "завершена"},
+    "state.cancelled": {"en": "cancelled", "ru": "отменена"},
     # The report's sections.
     "report.title": {"en": "Delivery report: {name}", "ru": "Отчёт о доставке: {name}"},
     "report.period": {
@@ -71,6 +77,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Dashed line: the provider's points-per-minute limit.",
         "ru": "Пунктир: лимит баллов провайдера в минуту.",
     },
+    "report.sheet_summary": {"en": "summary", "ru": "сводка"},
+    "report.sheet_contacts": {"en": "contacts", "ru": "контакты"},
     "report.by_status": {"en": "By status", "ru": "По статусам"},
     "report.by_error": {"en": "Failed, by error", "ru": "Ошибки по видам"},
     "report.none": {"en": "None.", "ru": "Нет."},
@@ -200,5 +208,12 @@ class Texts:
 
     def status(self, status: str) -> str:
         """A contact status as a person reads it (unknown values as they are)."""
-        key = f"status.{status}"
-        return self(key) if key in MESSAGES else status
+        return self._named("status", status)
+
+    def state(self, state: str) -> str:
+        """A campaign state as a person reads it (unknown values as they are)."""
+        return self._named("state", state)
+
+    def _named(self, kind: str, value: str) -> str:
+        key = f"{kind}.{value}"
+        return self(key) if key in MESSAGES else value

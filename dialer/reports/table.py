@@ -23,7 +23,7 @@ def summary_table(
     texts = texts or Texts()
     zone = zone or campaign_zone(campaign)
     # Names and reasons come from files and the provider: escaped, never read as rich markup.
-    title = texts("report.table_title", name=campaign.name, state=campaign.state)
+    title = texts("report.table_title", name=campaign.name, state=texts.state(campaign.state))
     figures = Table(title=escape(title), show_header=False)
     figures.add_column("figure")
     figures.add_column("value", justify="right")

@@ -85,7 +85,7 @@ def test_call_show_by_session_id(database: Engine) -> None:
     text = runner.invoke(APP, ["call", "show", first])
     assert text.exit_code == 0, text.output
     assert "79260000005" in text.output
-    assert f"* 1. 2026-03-02T09:01:00+00:00  transient  external_id {first}" in text.output
+    assert f"* 1. 2026-03-02 12:01:00 MSK  transient  external_id {first}" in text.output
     assert "spring" in text.output
 
 
