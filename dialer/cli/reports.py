@@ -270,9 +270,9 @@ def _print_status(status: CampaignStatus, texts: Texts) -> None:
     ]
     if status.pause_reason:
         lines.append(texts("show.paused_because", reason=status.pause_reason))
-    window = status.window_note(texts)
-    if window:
-        lines.append(texts("show.waiting", reason=window))
+    if status.window_opens_at is not None:
+        opens = zone.clock(status.window_opens_at, status.now)
+        lines.append(texts("show.window_opens", at=opens))
     elif status.waiting:
         if status.waiting_until:
             until = zone.show(status.waiting_until)

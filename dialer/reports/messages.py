@@ -122,6 +122,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "waiting for the window at {at}",
         "ru": "ждёт окна звонков в {at}",
     },
+    "show.window_opens": {
+        "en": "Waiting: the calling window opens at {at}",
+        "ru": "Ожидание: окно звонков откроется в {at}",
+    },
     "show.progress": {
         "en": "Progress: {done}/{total} ({percent:.1f}%)",
         "ru": "Выполнено: {done}/{total} ({percent:.1f}%)",

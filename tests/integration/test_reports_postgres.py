@@ -61,7 +61,7 @@ def test_csv_report_on_postgres(filled: Filled) -> None:
 def test_rows_stream_in_small_batches(filled: Filled) -> None:
     with transaction(filled.engine) as session:
         campaign = find_campaign(session, filled.name)
-        phones = [r.phone for r in iter_contact_rows(session, campaign.id, batch=3)]
+        phones = [r["phone"] for r in iter_contact_rows(session, campaign.id, batch=3)]
     assert phones == sorted(phones)
     assert len(phones) == 10
 
