@@ -305,7 +305,7 @@ def _print_status(status: CampaignStatus, texts: Texts) -> None:
         basis = texts(f"basis.{status.eta_basis.replace('recent rate', 'rate')}")
         if status.eta_in_windows:
             basis += ", " + texts("basis.window")
-        lines.append(texts("show.eta", eta=format_duration(status.eta_seconds), basis=basis))
+        lines.append(texts("show.eta", eta=format_duration(status.eta_seconds, texts), basis=basis))
         if status.eta_seconds:
             finish = status.now + dt.timedelta(seconds=status.eta_seconds)
             lines.append(texts("show.finish_at", at=zone.show(finish)))

@@ -157,6 +157,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "basis.pace": {"en": "at the campaign's pace cap", "ru": "по ограничению темпа кампании"},
     "basis.budget": {"en": "at the points budget", "ru": "по бюджету баллов"},
     "basis.window": {"en": "calling windows included", "ru": "с учётом окон звонков"},
+    "unit.d": {"en": "d", "ru": "д"},
+    "unit.h": {"en": "h", "ru": "ч"},
+    "unit.m": {"en": "m", "ru": "м"},
+    "unit.s": {"en": "s", "ru": "с"},
     "list.none": {"en": "No campaigns.", "ru": "Кампаний нет."},
     # `dialer call show`.
     "call.campaign": {

@@ -164,22 +164,24 @@ class CampaignStatus:
         if self.budget:
             text += f" points {self.budget.minute_remaining}/min {self.budget.day_remaining}/day"
         if self.eta_seconds:
-            text += f" eta {format_duration(self.eta_seconds)}"
+            text += f" eta {format_duration(self.eta_seconds, texts)}"
         why = self.pause_reason or self.window_note(texts) or self.waiting
         return f"{text} [{why}]" if why else text
 
 
-def format_duration(seconds: float) -> str:
-    """A duration as `2d 3h`, `4h 05m`, `7m 12s` or `40s`."""
+def format_duration(seconds: float, texts: Texts | None = None) -> str:
+    """A duration as `2d 3h`, `4h 05m`, `7m 12s` or `40s` (`2д 3ч` in Russian)."""
+    texts = texts or Texts()
+    d, h, m, sec = (texts(f"unit.{u}") for u in ("d", "h", "m", "s"))
     s = round(seconds)
     days, s = divmod(s, 86400)
     hours, s = divmod(s, 3600)
     minutes, s = divmod(s, 60)
     if days:
-        return f"{days}d {hours}h"
+        return f"{days}{d} {hours}{h}"
     if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {s:02d}s" if minutes else f"{s}s"
+        return f"{hours}{h} {minutes:02d}{m}"
+    return f"{minutes}{m} {s:02d}{sec}" if minutes else f"{s}{sec}"
 
 
 def recent_rate(

@@ -7,6 +7,7 @@ import string
 import pytest
 
 from dialer.reports.messages import MESSAGES, Lang, Texts
+from dialer.reports.status import format_duration
 
 
 def _fields(text: str) -> set[str]:
@@ -26,3 +27,8 @@ def test_texts_fill_fields_and_name_statuses() -> None:
     assert ru.status("not_answered") == "не ответил"
     assert ru.state("paused") == "на паузе"
     assert Texts().status("something_new") == "something_new"
+
+
+def test_durations_in_russian() -> None:
+    assert format_duration(4 * 3600 + 300, Texts(Lang.RU)) == "4ч 05м"
+    assert format_duration(40, Texts(Lang.RU)) == "40с"
