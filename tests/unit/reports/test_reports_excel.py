@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import random
 from pathlib import Path
 
 import openpyxl
+import phonenumbers
 import pytest
 from sqlalchemy import Engine
 
@@ -71,6 +73,15 @@ def test_an_unknown_dialect_is_refused(database: Engine, cli: Invoke) -> None:
 )
 def test_spoken_phone(digits: str, shown: str) -> None:
     assert spoken_phone(digits) == shown
+
+
+def test_the_fast_path_for_russian_mobiles_agrees_with_phonenumbers() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        digits = f"79{rng.randrange(10**9):09d}"
+        number = phonenumbers.parse("+" + digits)
+        slow = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        assert spoken_phone(digits) == slow
 
 
 def test_xlsx_report_reads_back_with_typed_cells(
