@@ -46,7 +46,7 @@ from dialer.reports.status import (
 from dialer.reports.summary import campaign_summary
 from dialer.reports.table import summary_table
 from dialer.reports.xlsx_report import write_xlsx
-from dialer.reports.zone import ShownZone, campaign_zone
+from dialer.reports.zone import ShownZone
 
 
 class Format(enum.StrEnum):
@@ -175,10 +175,10 @@ def _attempt_line(a: AttemptView, zone: ShownZone, texts: Texts) -> str:
     return line
 
 
-def _print_call(details: CallDetails, zone: ShownZone, texts: Texts) -> None:
+def _print_call(details: CallDetails, texts: Texts) -> None:
     # Plain lines, not a table: ids must come out whole whatever the terminal's width, and
     # text from the database must not be read as rich markup.
-    contact, campaign = details.contact, details.campaign
+    contact, campaign, zone = details.contact, details.campaign, details.zone
     lines = [
         texts(
             "call.campaign",
@@ -202,7 +202,8 @@ def _print_call(details: CallDetails, zone: ShownZone, texts: Texts) -> None:
     typer.echo("\n".join(lines))
 
 
-def _print_history(history: PhoneHistory, zone: ShownZone, texts: Texts) -> None:
+def _print_history(history: PhoneHistory, texts: Texts) -> None:
+    zone = history.zone
     lines = [
         texts("call.by_phone", phone=history.phone, n=len(history.attempts)),
         texts("show.times_in", zone=zone.label()),
@@ -227,39 +228,16 @@ def show_call(
     """Show a call, its contact, its campaign and every attempt of that contact; or, given a
     phone number, every attempt to that number, newest first."""
     texts = Texts(lang)
-    history = None
     with _session() as session:
-        details = call_details(session, key)
-        if details is None:
-            history = phone_history(session, key)
-        campaign_id = _campaign_id(session, details, history)
-        campaign = None if campaign_id is None else session.get(Campaign, campaign_id)
-        zone = ShownZone() if campaign is None else campaign_zone(campaign)
-    if details is None and history is None:
+        shown = call_details(session, key) or phone_history(session, key)
+    if shown is None:
         fail(texts("error.no_call", key=key))
-    shown = details or history
     if as_json:
-        assert shown is not None
         typer.echo(json.dumps(shown.as_dict(), ensure_ascii=False, indent=2))
-    elif details is not None:
-        _print_call(details, zone, texts)
-    elif history is not None:
-        _print_history(history, zone, texts)
-
-
-def _campaign_id(
-    session: Session, details: CallDetails | None, history: PhoneHistory | None
-) -> int | None:
-    # Times are shown in the zone of the campaign of the call, or of the newest attempt's.
-    name = (
-        details.campaign["name"] if details else history.attempts[0].campaign if history else None
-    )
-    if name is None:
-        return None
-    try:
-        return find_campaign(session, name).id
-    except CampaignError:
-        return None
+    elif isinstance(shown, CallDetails):
+        _print_call(shown, texts)
+    else:
+        _print_history(shown, texts)
 
 
 def _print_status(status: CampaignStatus, texts: Texts) -> None:

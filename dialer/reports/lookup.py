@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from dialer.models import Attempt, Campaign, Contact
 from dialer.phones import InvalidPhoneError, normalize_phone
 from dialer.reports.summary import campaign_info, iso
+from dialer.reports.zone import ShownZone, campaign_zone
 
 _BIGINT_MAX = 2**63 - 1
 
@@ -87,6 +88,7 @@ class CallDetails:
     contact: dict[str, Any]
     campaign: dict[str, Any]
     attempts: list[AttemptView]
+    zone: ShownZone  # the campaign's, for the times a person reads
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of the lookup."""
@@ -147,6 +149,7 @@ def call_details(session: Session, key: str) -> CallDetails | None:
         contact=_contact_info(contact),
         campaign=campaign_info(campaign),
         attempts=[AttemptView.of(a) for a in history],
+        zone=campaign_zone(campaign),
     )
 
 
@@ -173,6 +176,7 @@ class PhoneHistory:
 
     phone: str
     attempts: list[PhoneAttempt]
+    zone: ShownZone  # the zone of the newest attempt's campaign
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of the history."""
@@ -187,11 +191,14 @@ def phone_history(session: Session, key: str) -> PhoneHistory | None:
     except InvalidPhoneError:
         return None
     rows = session.execute(
-        select(Attempt, Campaign.name, Contact.status)
+        select(Attempt, Campaign, Contact.status)
         .join(Contact, Contact.id == Attempt.contact_id)
         .join(Campaign, Campaign.id == Attempt.campaign_id)
         .where(Contact.phone == phone)  # ix_contacts_phone
         .order_by(Attempt.requested_at.desc(), Attempt.id.desc())
     )
-    found = [PhoneAttempt(name, str(status), AttemptView.of(a)) for a, name, status in rows]
-    return PhoneHistory(phone, found) if found else None
+    found, zone = [], None
+    for attempt, campaign, status in rows:
+        zone = zone or campaign_zone(campaign)
+        found.append(PhoneAttempt(campaign.name, str(status), AttemptView.of(attempt)))
+    return None if zone is None else PhoneHistory(phone, found, zone)

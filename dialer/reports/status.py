@@ -343,6 +343,8 @@ def campaign_status(
         if campaign.state == CampaignState.RUNNING and opens != now:
             opens_at = opens
         if eta is not None and basis != "done":
+            # A wait for tomorrow's points inside `eta` is laid over the windows as if it were
+            # calling time: an over-estimate only when the day budget, too, runs out.
             ends = through_windows(eta, window, window.timezone, now)
             eta, in_windows = (None if ends is None else (ends - now).total_seconds()), True
     return CampaignStatus(
