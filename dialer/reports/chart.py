@@ -1,6 +1,7 @@
 """An inline SVG bar chart of calls per minute against the provider's points-per-minute limit.
 
-Plain SVG text, no scripts and no external resources, so it survives being mailed as a file.
+Plain SVG drawn by the report's template (`templates/report.html.j2`) from the geometry computed
+here: no scripts and no external resources, so it survives being mailed as a file.
 Minutes without calls count as zero; a long campaign is folded into at most `MAX_BARS` bars, each
 showing the average calls per minute over its span and the highest limit seen in it.
 """
@@ -10,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from html import escape
 
+from dialer.reports.messages import Texts
 from dialer.reports.summary import MinutePoint
+from dialer.reports.zone import ShownZone
 
 MAX_BARS = 240
 WIDTH, HEIGHT = 760, 240
@@ -68,11 +70,42 @@ def _limit_path(bars: list[Bar], x: float, step: float, y_of: dict[int, float]) 
     return " ".join(parts)
 
 
-def chart_svg(points: list[MinutePoint]) -> str:
-    """The chart as an `<svg>` element; a short note instead when there were no calls."""
+@dataclass(frozen=True)
+class BarShape:
+    """One bar where it is drawn, with its tooltip."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    tip: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Everything the template needs to draw the chart; no markup here."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    axis_y: float
+    top_y: float
+    top_value: float
+    bars: list[BarShape]
+    limit_path: str
+    first: str
+    last: str
+    title: str
+    legend: str
+    limit_key: str
+
+
+def chart(points: list[MinutePoint], zone: ShownZone, texts: Texts) -> Chart | None:
+    """The chart's geometry and labels; None when there were no calls."""
     bars = fold(points)
     if not bars:
-        return '<p class="muted">No calls yet.</p>'
+        return None
     limits = {b.limit for b in bars if b.limit is not None}
     top = max(max(b.per_minute for b in bars), max(limits, default=0), 1) * 1.1
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -81,35 +114,40 @@ def chart_svg(points: list[MinutePoint]) -> str:
     def y(value: float) -> float:
         return TOP + plot_h * (1 - value / top)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" class="chart">',
-        "<title>Calls per minute against the points limit</title>",
-        f'<line x1="{LEFT}" y1="{y(0):.1f}" x2="{WIDTH - RIGHT}" y2="{y(0):.1f}" class="axis"/>',
-    ]
-    for i, bar in enumerate(bars):
-        h = y(0) - y(bar.per_minute)
-        tip = f"{bar.start:%Y-%m-%d %H:%M} UTC: {bar.per_minute:.1f} calls/min"
-        out.append(
-            f'<rect x="{LEFT + i * step:.1f}" y="{y(bar.per_minute):.1f}" '
-            f'width="{max(step * 0.9, 0.5):.1f}" height="{h:.1f}" class="bar">'
-            f"<title>{escape(tip)}</title></rect>"
+    def at(moment: dt.datetime) -> str:
+        local = zone.local(moment)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+    shapes = [
+        BarShape(
+            x=LEFT + i * step,
+            y=y(bar.per_minute),
+            width=max(step * 0.9, 0.5),
+            height=y(0) - y(bar.per_minute),
+            tip=texts("report.chart_tip", at=at(bar.start), rate=f"{bar.per_minute:.1f}"),
         )
-    path = _limit_path(bars, LEFT, step, {lim: y(lim) for lim in limits})
-    if path:
-        out.append(f'<path d="{path}" class="limit"/>')
-    first, last = bars[0].start, bars[-1].start + dt.timedelta(minutes=bars[-1].minutes)
-    out += [
-        f'<text x="{LEFT - 6}" y="{y(top / 1.1) + 4:.1f}" text-anchor="end">{top / 1.1:.0f}</text>',
-        f'<text x="{LEFT - 6}" y="{y(0) + 4:.1f}" text-anchor="end">0</text>',
-        f'<text x="{LEFT}" y="{HEIGHT - 14}">{first:%Y-%m-%d %H:%M}</text>',
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 14}" text-anchor="end">{last:%Y-%m-%d %H:%M} UTC'
-        "</text>",
-        "</svg>",
+        for i, bar in enumerate(bars)
     ]
-    per = "minute" if bars[0].minutes == 1 else f"{bars[0].minutes} minutes (average per minute)"
+    end = bars[-1].start + dt.timedelta(minutes=bars[-1].minutes)
+    size = bars[0].minutes
     legend = (
-        f'<p class="muted">Bars: calls per {per}. '
-        '<span class="limit-key">Dashed line</span>: the provider\'s points-per-minute limit.</p>'
+        texts("report.chart_bars_minute")
+        if size == 1
+        else texts("report.chart_bars_span", minutes=size)
     )
-    return "\n".join(out) + "\n" + legend
+    return Chart(
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right=RIGHT,
+        axis_y=y(0),
+        top_y=y(top / 1.1),
+        top_value=top / 1.1,
+        bars=shapes,
+        limit_path=_limit_path(bars, LEFT, step, {lim: y(lim) for lim in limits}),
+        first=at(bars[0].start),
+        last=at(end),
+        title=texts("report.chart_title"),
+        legend=legend,
+        limit_key=texts("report.chart_limit"),
+    )

@@ -1,5 +1,8 @@
 """Find one call by its `external_id` or its `call_session_id`, with its contact, its campaign and
-every attempt made for that contact.
+every attempt made for that contact; or every attempt to one phone number, in every campaign.
+
+"Answered" is kept for a call someone picked up (`call_answered`, from the provider's reports);
+the moment the API replied to our request is `replied_at`.
 
 Both keys are unique columns, so each lookup is one probe of a unique index. A numeric key may be
 either: it is looked up as an `external_id` first and then as a `call_session_id`; if it names
@@ -17,7 +20,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from dialer.models import Attempt, Campaign, Contact
+from dialer.phones import InvalidPhoneError, normalize_phone
 from dialer.reports.summary import campaign_info, iso
+from dialer.reports.zone import ShownZone, campaign_zone
 
 _BIGINT_MAX = 2**63 - 1
 
@@ -30,7 +35,7 @@ class AttemptView:
     call_session_id: int | None
     method: str
     requested_at: dt.datetime
-    answered_at: dt.datetime | None
+    replied_at: dt.datetime | None  # when the API answered the request, not the person
     outcome: str
     error_code: int | None
     error_mnemonic: str | None
@@ -64,7 +69,7 @@ class AttemptView:
             "call_session_id": self.call_session_id,
             "method": self.method,
             "requested_at": iso(self.requested_at),
-            "answered_at": iso(self.answered_at),
+            "replied_at": iso(self.replied_at),
             "outcome": self.outcome,
             "error_code": self.error_code,
             "error_mnemonic": self.error_mnemonic,
@@ -83,6 +88,7 @@ class CallDetails:
     contact: dict[str, Any]
     campaign: dict[str, Any]
     attempts: list[AttemptView]
+    zone: ShownZone  # the campaign's, for the times a person reads
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of the lookup."""
@@ -143,4 +149,56 @@ def call_details(session: Session, key: str) -> CallDetails | None:
         contact=_contact_info(contact),
         campaign=campaign_info(campaign),
         attempts=[AttemptView.of(a) for a in history],
+        zone=campaign_zone(campaign),
     )
+
+
+@dataclass(frozen=True)
+class PhoneAttempt:
+    """One attempt to a number, with the campaign and contact it was made for."""
+
+    campaign: str
+    contact_status: str
+    attempt: AttemptView
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of the attempt."""
+        return {
+            "campaign": self.campaign,
+            "contact_status": self.contact_status,
+            **self.attempt.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class PhoneHistory:
+    """Every attempt to one number, newest first."""
+
+    phone: str
+    attempts: list[PhoneAttempt]
+    zone: ShownZone  # the zone of the newest attempt's campaign
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of the history."""
+        return {"phone": self.phone, "attempts": [a.as_dict() for a in self.attempts]}
+
+
+def phone_history(session: Session, key: str) -> PhoneHistory | None:
+    """Every attempt to the number `key` (any spelling a person types), newest first; None when
+    `key` is not a phone number or no attempt was made to it."""
+    try:
+        phone = normalize_phone(key)
+    except InvalidPhoneError:
+        return None
+    rows = session.execute(
+        select(Attempt, Campaign, Contact.status)
+        .join(Contact, Contact.id == Attempt.contact_id)
+        .join(Campaign, Campaign.id == Attempt.campaign_id)
+        .where(Contact.phone == phone)  # ix_contacts_phone
+        .order_by(Attempt.requested_at.desc(), Attempt.id.desc())
+    )
+    found, zone = [], None
+    for attempt, campaign, status in rows:
+        zone = zone or campaign_zone(campaign)
+        found.append(PhoneAttempt(campaign.name, str(status), AttemptView.of(attempt)))
+    return None if zone is None else PhoneHistory(phone, found, zone)

@@ -1,13 +1,14 @@
 """The per-contact rows of a report, streamed from the database a batch at a time.
 
-Each row carries the contact's own fields, the `external_id` and `call_session_id` of its latest
-attempt, and its CSV variables. Rows come from a server-side cursor on PostgreSQL (`yield_per`)
-and a lazily stepped cursor on SQLite, so memory stays flat however large the campaign.
+Each row carries the fixed `COLUMNS` (the contact's own fields, the `external_id` and
+`call_session_id` of its latest attempt) and its CSV variables. Rows come from a server-side
+cursor on PostgreSQL (`yield_per`) and a lazily stepped cursor on SQLite, so memory stays flat
+however large the campaign.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,50 +19,24 @@ from sqlalchemy.orm import Session
 from dialer.models import Attempt, Contact, ContactStatus
 from dialer.reports.summary import iso
 
-# The fixed columns of every report, before the contact's own CSV columns.
-REPORT_COLUMNS: tuple[str, ...] = (
-    "phone",
-    "status",
-    "attempts",
-    "external_id",
-    "call_session_id",
-    "error_mnemonic",
-    "error_message",
-    "last_attempt_at",
-)
-BATCH = 2000
+
+class Kind(enum.StrEnum):
+    """What a column holds, which decides how each output format writes it."""
+
+    TEXT = "text"
+    PHONE = "phone"  # E.164 digits without `+`
+    NUMBER = "number"  # a count: a number in every format
+    ID = "id"  # a numeric identifier: text in spreadsheets, never rounded or shown as 1E+10
+    TIME = "time"  # an aware UTC datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ContactRow:
-    """One contact as a report shows it."""
+@dataclass(frozen=True)
+class Column:
+    """One fixed column of the report: its name, its kind and the SQL expression behind it."""
 
-    phone: str
-    status: str
-    attempts: int
-    external_id: str | None
-    call_session_id: int | None
-    error_mnemonic: str | None
-    error_message: str | None
-    last_attempt_at: dt.datetime | None
-    variables: dict[str, Any]
-
-    def values(self) -> tuple[Any, ...]:
-        """The fixed columns in `REPORT_COLUMNS` order, timestamps as ISO 8601 UTC."""
-        return (
-            self.phone,
-            self.status,
-            self.attempts,
-            self.external_id,
-            self.call_session_id,
-            self.error_mnemonic,
-            self.error_message,
-            iso(self.last_attempt_at),
-        )
-
-    def fields(self) -> dict[str, Any]:
-        """The fixed columns by name, as JSON-ready values."""
-        return dict(zip(REPORT_COLUMNS, self.values(), strict=True))
+    name: str
+    kind: Kind
+    expression: Any
 
 
 def _latest_attempt(column: Any) -> Any:
@@ -77,24 +52,65 @@ def _latest_attempt(column: Any) -> Any:
     )
 
 
+# The fixed columns of every report, before the contact's own CSV columns. A new column (the
+# call's disposition, finish reason, seconds listened, calls per contact) is one line here; the
+# CSV, JSON, Excel and HTML outputs take it from this list.
+COLUMNS: tuple[Column, ...] = (
+    Column("phone", Kind.PHONE, Contact.phone),
+    Column("status", Kind.TEXT, Contact.status),
+    Column("attempts", Kind.NUMBER, Contact.attempts),
+    Column("external_id", Kind.TEXT, _latest_attempt(Attempt.external_id)),
+    Column("call_session_id", Kind.ID, _latest_attempt(Attempt.call_session_id)),
+    Column("error_mnemonic", Kind.TEXT, Contact.error_mnemonic),
+    Column("error_message", Kind.TEXT, Contact.error_message),
+    Column("last_attempt_at", Kind.TIME, Contact.last_attempt_at),
+)
+REPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+_INDEX = {name: i for i, name in enumerate(REPORT_COLUMNS)}
+BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """One contact as a report shows it: the `COLUMNS` values as stored, and its variables.
+
+    `contact_id` is not a column: it is the key to fetch more per contact (e.g. its attempts).
+    """
+
+    contact_id: int
+    cells: tuple[Any, ...]
+    variables: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        """The value of the fixed column `name`."""
+        return self.cells[_INDEX[name]]
+
+    def values(self) -> tuple[Any, ...]:
+        """The fixed columns in `REPORT_COLUMNS` order, timestamps as ISO 8601 UTC."""
+        return tuple(
+            iso(v) if c.kind is Kind.TIME else v for c, v in zip(COLUMNS, self.cells, strict=True)
+        )
+
+    def fields(self) -> dict[str, Any]:
+        """The fixed columns by name, as JSON-ready values."""
+        return dict(zip(REPORT_COLUMNS, self.values(), strict=True))
+
+
 def contact_rows_query(
     campaign_id: int, statuses: frozenset[ContactStatus] | None = None, limit: int | None = None
 ) -> Select[Any]:
     """The SELECT behind the rows: contacts in import order with their latest attempt's ids."""
-    query = select(
-        Contact.phone,
-        Contact.status,
-        Contact.attempts,
-        _latest_attempt(Attempt.external_id),
-        _latest_attempt(Attempt.call_session_id),
-        Contact.error_mnemonic,
-        Contact.error_message,
-        Contact.last_attempt_at,
-        Contact.variables,
-    ).where(Contact.campaign_id == campaign_id)
+    query = select(Contact.id, *(c.expression for c in COLUMNS), Contact.variables).where(
+        Contact.campaign_id == campaign_id
+    )
     if statuses is not None:
         query = query.where(Contact.status.in_(sorted(statuses)))
     return query.order_by(Contact.id).limit(limit)
+
+
+def _plain(value: Any) -> Any:
+    # Enum members (the status) as their text; everything else as stored.
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def iter_contact_rows(
@@ -110,10 +126,8 @@ def iter_contact_rows(
     result = session.connection().execute(
         contact_rows_query(campaign_id, statuses, limit), execution_options={"yield_per": batch}
     )
-    for phone, status, attempts, ext, csid, mnemonic, message, last, variables in result:
-        yield ContactRow(
-            phone, str(status), attempts, ext, csid, mnemonic, message, last, variables or {}
-        )
+    for contact_id, *cells, variables in result:
+        yield ContactRow(contact_id, tuple(_plain(c) for c in cells), variables or {})
 
 
 def variable_keys(session: Session, campaign_id: int, batch: int = BATCH) -> list[str]:

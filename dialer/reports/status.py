@@ -1,6 +1,12 @@
 """The live status of a campaign: where it stands, how fast it goes, what budget is left, and
 when it should finish. `campaign_status` is shared by `dialer campaign show` and the progress line
 of a foreground `dialer run`; `campaign_progress` gives one line per campaign for the list.
+
+The rate is smoothed: calls over the last `RECENT_MINUTES` (or since the start, if later), and no
+rate at all ("measuring") before `MIN_RATE_SPAN` of calling, so ten calls in five seconds are not
+"10.0/min". The time to finish takes the lowest of the recent rate, the campaign's pace cap and
+the points budget, then lays that calling time over the campaign's calling windows: a campaign
+whose window is closed says when it opens, and its estimate includes the night.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from dialer import windows
 from dialer.db import utcnow
 from dialer.models import (
     FINAL_STATUSES,
@@ -21,10 +28,18 @@ from dialer.models import (
     Campaign,
     CampaignState,
     Contact,
+    ContactStatus,
 )
+from dialer.options import CampaignOptions, Window
+from dialer.reports.messages import Texts
 from dialer.reports.summary import TO_DIAL, iso, status_counts
+from dialer.reports.zone import ShownZone, campaign_zone
 
-RECENT_MINUTES = 5
+RECENT_MINUTES = 15
+MIN_RATE_SPAN = dt.timedelta(minutes=1)
+# Open periods of the calling window walked through at most, for the time to finish: a year of
+# two periods a day; beyond that the estimate is None rather than a guess.
+MAX_PERIODS = 730
 # A campaign's newest attempts that are searched for `metadata.limits` when no Budget row exists.
 LIMITS_LOOKBACK = 50
 
@@ -67,12 +82,16 @@ class CampaignStatus:
     waiting_reason: str | None
     waiting_until: dt.datetime | None
     counts: dict[str, int]
-    calls_per_minute: float  # over the last `recent_minutes`
+    calls_per_minute: float | None  # over the last `recent_minutes`; None while measuring
     recent_minutes: float
     budget: BudgetSeen | None
     eta_seconds: float | None
-    eta_basis: str | None  # "done", "recent rate", "budget", or None when it cannot be told
+    # "done", "recent rate", "pace", "budget", or None when it cannot be told
+    eta_basis: str | None
     now: dt.datetime = field(default_factory=utcnow)
+    window_opens_at: dt.datetime | None = None  # set while the calling window is closed
+    eta_in_windows: bool = False  # the estimate counts only the hours the window is open
+    zone: ShownZone = field(default_factory=ShownZone)
 
     @property
     def total(self) -> int:
@@ -86,13 +105,22 @@ class CampaignStatus:
 
     @property
     def done(self) -> int:
-        """Contacts in a final status."""
+        """Contacts in a final status; of a cancelled campaign, only those it got to."""
+        if self.state == CampaignState.CANCELLED:
+            return self.total - self.remaining - self.counts[ContactStatus.CANCELLED]
         return self.total - self.remaining
 
     @property
     def percent(self) -> float:
         """Share of contacts done, 0-100 (100 for an empty campaign)."""
         return round(100.0 * self.done / self.total, 1) if self.total else 100.0
+
+    @property
+    def waiting(self) -> str | None:
+        """Why the campaign is idle, without the engine's own `waiting:` prefix."""
+        if self.waiting_reason is None:
+            return None
+        return self.waiting_reason.removeprefix("waiting:").strip()
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of the status."""
@@ -113,52 +141,68 @@ class CampaignStatus:
             "budget": self.budget.as_dict() if self.budget else None,
             "eta_seconds": self.eta_seconds,
             "eta_basis": self.eta_basis,
+            "eta_in_windows": self.eta_in_windows,
+            "window_opens_at": iso(self.window_opens_at),
+            "timezone": self.zone.name,
             "now": iso(self.now),
         }
 
-    def line(self) -> str:
+    def window_note(self, texts: Texts) -> str | None:
+        """`waiting for the window at 09:00 MSK` while the calling window is closed."""
+        if self.window_opens_at is None:
+            return None
+        return texts("show.window", at=self.zone.clock(self.window_opens_at, self.now))
+
+    def line(self, texts: Texts | None = None) -> str:
         """One line of progress, for a terminal that redraws it."""
+        texts = texts or Texts()
+        rate = "…" if self.calls_per_minute is None else f"{self.calls_per_minute:.1f}"
         text = (
             f"{self.name}: {self.state} {self.done}/{self.total} ({self.percent:.1f}%) "
-            f"placed {self.counts['placed']} failed {self.counts['failed']} "
-            f"{self.calls_per_minute:.1f}/min"
+            f"placed {self.counts['placed']} failed {self.counts['failed']} {rate}/min"
         )
         if self.budget:
             text += f" points {self.budget.minute_remaining}/min {self.budget.day_remaining}/day"
         if self.eta_seconds:
-            text += f" eta {format_duration(self.eta_seconds)}"
-        why = self.pause_reason or self.waiting_reason
+            text += f" eta {format_duration(self.eta_seconds, texts)}"
+        why = self.pause_reason or self.window_note(texts) or self.waiting
         return f"{text} [{why}]" if why else text
 
 
-def format_duration(seconds: float) -> str:
-    """A duration as `2d 3h`, `4h 05m`, `7m 12s` or `40s`."""
+def format_duration(seconds: float, texts: Texts | None = None) -> str:
+    """A duration as `2d 3h`, `4h 05m`, `7m 12s` or `40s` (`2д 3ч` in Russian)."""
+    texts = texts or Texts()
+    d, h, m, sec = (texts(f"unit.{u}") for u in ("d", "h", "m", "s"))
     s = round(seconds)
     days, s = divmod(s, 86400)
     hours, s = divmod(s, 3600)
     minutes, s = divmod(s, 60)
     if days:
-        return f"{days}d {hours}h"
+        return f"{days}{d} {hours}{h}"
     if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {s:02d}s" if minutes else f"{s}s"
+        return f"{hours}{h} {minutes:02d}{m}"
+    return f"{minutes}{m} {s:02d}{sec}" if minutes else f"{s}{sec}"
 
 
 def recent_rate(
     session: Session, campaign: Campaign, now: dt.datetime, minutes: float
-) -> tuple[float, float]:
-    """Calls per minute over the last `minutes` (shorter if the campaign started since)."""
+) -> tuple[float | None, float]:
+    """Calls per minute over the last `minutes` (shorter if the campaign started since), and the
+    span in minutes; the rate is None until `MIN_RATE_SPAN` has passed since the first call."""
     since = now - dt.timedelta(minutes=minutes)
     if campaign.started_at and campaign.started_at > since:
         since = campaign.started_at
-    span = max((now - since).total_seconds() / 60.0, 1.0)
-    calls = session.scalar(
-        select(func.count()).where(
+    calls, first = session.execute(
+        select(func.count(), func.min(Attempt.requested_at)).where(
             Attempt.campaign_id == campaign.id,
             Attempt.requested_at >= since,
             Attempt.outcome != AttemptOutcome.RATE_LIMITED,
         )
-    )
+    ).one()
+    span = (now - since).total_seconds() / 60.0
+    if calls and now - max(since, first) < MIN_RATE_SPAN:
+        return None, round(span, 2)  # too few seconds to tell a rate from a burst
+    span = max(span, 1.0)
     return round((calls or 0) / span, 2), round(span, 2)
 
 
@@ -213,15 +257,23 @@ def _limits_of_latest_attempt(session: Session, campaign: Campaign) -> BudgetSee
 
 
 def estimate_seconds(
-    remaining: int, rate: float, budget: BudgetSeen | None, now: dt.datetime, cost: int = 1
+    remaining: int,
+    rate: float | None,
+    budget: BudgetSeen | None,
+    now: dt.datetime,
+    cost: int = 1,
+    pace: int | None = None,
 ) -> tuple[float | None, str | None]:
-    """Seconds to finish: by the recent rate while today's budget lasts, else by the budget."""
+    """Seconds of calling to finish: by the recent rate while today's budget lasts, else by the
+    campaign's pace cap or the points budget, whichever is lower."""
     if remaining == 0:
         return 0.0, "done"
     points = remaining * cost
     fits_today = budget is None or points <= budget.day_remaining
-    if rate > 0 and fits_today:
+    if rate and fits_today:
         return round(remaining / rate * 60.0, 1), "recent rate"
+    if pace and fits_today and (budget is None or pace <= budget.minute_limit / cost):
+        return round(remaining / pace * 60.0, 1), "pace"
     if budget is None or budget.minute_limit <= 0 or budget.day_limit <= 0:
         return None, None
     per_minute = budget.minute_limit / cost
@@ -232,6 +284,32 @@ def estimate_seconds(
     full_days, rest = divmod(extra, budget.day_limit)
     wait = max((budget.day_reset_at - now).total_seconds(), 0.0)
     return round(wait + full_days * 86400.0 + rest / budget.minute_limit * 60.0, 1), "budget"
+
+
+def always_open(window: Window) -> bool:
+    """True when the window never closes: every day, all day."""
+    return set(window.days) >= set(range(7)) and any(
+        start <= 0 and end >= 24 * 60 for start, end in window.hours
+    )
+
+
+def through_windows(
+    seconds: float, window: Window, zone_name: str, now: dt.datetime
+) -> dt.datetime | None:
+    """When `seconds` of calling end, counting only the hours the window is open; None if the
+    window never opens or the work runs past `MAX_PERIODS` open periods."""
+    left = dt.timedelta(seconds=seconds)
+    at = now
+    for _ in range(MAX_PERIODS):
+        opens = windows.next_opening(window, at, zone_name)
+        if opens is None:
+            return None
+        closes = windows.closes_at(window, opens, zone_name) or opens
+        if closes - opens >= left:
+            return opens + left
+        left -= closes - opens
+        at = closes
+    return None
 
 
 def campaign_status(
@@ -245,14 +323,30 @@ def campaign_status(
 ) -> CampaignStatus:
     """Compute the status of `campaign` at `now` (default: the current time)."""
     now = now or utcnow()
+    options = CampaignOptions.from_json(campaign.options)
+    window, zone = options.window, campaign_zone(campaign)
     counts = status_counts(session, campaign.id)
     rate, span = recent_rate(session, campaign, now, recent_minutes)
     budget = budget_seen(session, campaign, account)
     remaining = sum(counts[s] for s in TO_DIAL)
-    if campaign.state in (CampaignState.RUNNING, CampaignState.DRAFT) or remaining == 0:
-        eta, basis = estimate_seconds(remaining, rate, budget, now, cost)
+    active = campaign.state in (CampaignState.RUNNING, CampaignState.DRAFT)
+    if active or remaining == 0:
+        eta, basis = estimate_seconds(
+            remaining, rate, budget, now, cost, options.pace.calls_per_minute
+        )
     else:
         eta, basis = None, None  # paused, cancelled: it will not finish on its own
+    # Each contact's own zone is not known here: the campaign's zone stands for them all.
+    opens_at, in_windows = None, False
+    if remaining and not always_open(window):
+        opens = windows.next_opening(window, now, window.timezone)
+        if campaign.state == CampaignState.RUNNING and opens != now:
+            opens_at = opens
+        if eta is not None and basis != "done":
+            # A wait for tomorrow's points inside `eta` is laid over the windows as if it were
+            # calling time: an over-estimate only when the day budget, too, runs out.
+            ends = through_windows(eta, window, window.timezone, now)
+            eta, in_windows = (None if ends is None else (ends - now).total_seconds()), True
     return CampaignStatus(
         name=campaign.name,
         method=campaign.method,
@@ -267,6 +361,9 @@ def campaign_status(
         eta_seconds=eta,
         eta_basis=basis,
         now=now,
+        window_opens_at=opens_at,
+        eta_in_windows=in_windows,
+        zone=zone,
     )
 
 
@@ -290,20 +387,39 @@ class CampaignProgress:
 
 
 def campaign_progress(session: Session) -> list[CampaignProgress]:
-    """Every campaign with its state and progress, in order of creation, from one aggregate."""
+    """Every campaign with its state and progress, in order of creation, from one aggregate.
+
+    A cancelled campaign counts as done only the contacts it got to, not the ones it cancelled.
+    """
     final = case((Contact.status.in_(sorted(FINAL_STATUSES)), 1), else_=0)
+    cancelled = case((Contact.status == ContactStatus.CANCELLED, 1), else_=0)
     per_campaign = (
         select(
             Contact.campaign_id,
             func.count().label("total"),
             func.sum(final).label("done"),
+            func.sum(cancelled).label("cancelled"),
         )
         .group_by(Contact.campaign_id)
         .subquery()
     )
     rows = session.execute(
-        select(Campaign.name, Campaign.state, per_campaign.c.done, per_campaign.c.total)
+        select(
+            Campaign.name,
+            Campaign.state,
+            per_campaign.c.done,
+            per_campaign.c.cancelled,
+            per_campaign.c.total,
+        )
         .outerjoin(per_campaign, per_campaign.c.campaign_id == Campaign.id)
         .order_by(Campaign.created_at, Campaign.id)
     )
-    return [CampaignProgress(n, str(s), int(d or 0), int(t or 0)) for n, s, d, t in rows]
+    return [
+        CampaignProgress(
+            name,
+            str(state),
+            int(done or 0) - (int(off or 0) if state == CampaignState.CANCELLED else 0),
+            int(total or 0),
+        )
+        for name, state, done, off, total in rows
+    ]

@@ -7,16 +7,19 @@ import csv
 import io
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine, text
 
 from dialer.campaigns import find_campaign
 from dialer.db import transaction
-from dialer.reports.csv_report import BOM, write_csv
+from dialer.reports.csv_report import BOM, CsvDialect, write_csv
 from dialer.reports.lookup import call_details, lookup_queries
 from dialer.reports.rows import iter_contact_rows, variable_keys
 from dialer.reports.summary import campaign_summary
+from dialer.reports.xlsx_report import write_xlsx
 from tests.unit.factories import add_campaign, add_contact, report_campaign
 
 pytestmark = pytest.mark.postgres
@@ -58,10 +61,24 @@ def test_csv_report_on_postgres(filled: Filled) -> None:
     assert summary.calls_per_minute == 3.5
 
 
+def test_excel_outputs_on_postgres(filled: Filled, tmp_path: Path) -> None:
+    target = tmp_path / "r.xlsx"
+    with transaction(filled.engine) as session:
+        campaign = find_campaign(session, filled.name)
+        out = io.StringIO(newline="")
+        assert write_csv(session, campaign, out, CsvDialect.EXCEL_RU) == 10
+        assert write_xlsx(session, campaign, target) == 10
+    rows = {r["phone"]: r for r in csv.DictReader(io.StringIO(out.getvalue()[1:]), delimiter=";")}
+    assert rows["8 (926) 000-00-05"]["last_attempt_at (Europe/Moscow)"] == "02.03.2026 12:02:00"
+    sheet = openpyxl.load_workbook(target)["contacts"]
+    phones = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert phones == [f"792600000{n:02d}" for n in range(1, 11)]
+
+
 def test_rows_stream_in_small_batches(filled: Filled) -> None:
     with transaction(filled.engine) as session:
         campaign = find_campaign(session, filled.name)
-        phones = [r.phone for r in iter_contact_rows(session, campaign.id, batch=3)]
+        phones = [r["phone"] for r in iter_contact_rows(session, campaign.id, batch=3)]
     assert phones == sorted(phones)
     assert len(phones) == 10
 
