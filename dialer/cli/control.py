@@ -83,15 +83,17 @@ def run(
     pool: Annotated[str, typer.Option(help="Celery pool: threads or prefork.")] = "threads",
 ) -> None:
     """Start a campaign and work it to the end in the foreground, with a progress line."""
-    from dialer.runner import RunError, run_campaign
+    from dialer.runner import RunError, RunInterrupted, run_campaign
 
     console = Console(stderr=True)
     try:
         result = run_campaign(name, console, concurrency=concurrency, pool=pool)
-    except (CampaignError, RunError) as exc:
+    except CampaignError as exc:
+        fail(str(exc))
+    except RunError as exc:
         fail(str(exc), code=1)
-    except KeyboardInterrupt:
-        fail("interrupted; the campaign is still running: `dialer run` continues it", code=130)
+    except RunInterrupted:
+        fail(interrupted_message(name), code=INTERRUPTED)
     status = result.status
     console.print(status.line())
     if result.exit_code:
@@ -99,13 +101,29 @@ def run(
         fail(f"campaign {name} stopped: {why}", code=result.exit_code)
 
 
+# The shell's code for a command ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+
+
+def interrupted_message(name: str) -> str:
+    """What a user reads after stopping `dialer run` with Ctrl-C."""
+    return (
+        f"interrupted; campaign {name!r} is still running and nothing was lost: "
+        f"`dialer run {name}` continues it, `dialer campaign pause {name}` pauses it"
+    )
+
+
 @app.command("demo")
 def demo(concurrency: Concurrency = 4) -> None:
     """Run the example campaign end to end against the built-in simulator."""
     from dialer.demo import run_demo
+    from dialer.runner import RunInterrupted
 
     console = Console()
-    result = run_demo(console, concurrency=concurrency)
+    try:
+        result = run_demo(console, concurrency=concurrency)
+    except RunInterrupted:
+        fail("the demo was interrupted; `dialer demo` starts a fresh one", code=INTERRUPTED)
     if result.exit_code:
         fail(f"the demo campaign stopped: {result.status.pause_reason}", code=result.exit_code)
 
