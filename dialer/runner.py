@@ -19,7 +19,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from dialer import lifecycle
-from dialer.campaigns import find_campaign
+from dialer.campaigns import find_campaign, stored_window_warning
 from dialer.config import Settings, get_settings
 from dialer.db import engine_for, read_only, transaction
 from dialer.migrate import ensure_schema
@@ -176,6 +176,7 @@ def run_campaign(
     concurrency: int = 4,
     pool: str = "threads",
     settings: Settings | None = None,
+    warn_without_window: bool = True,
 ) -> RunResult:
     """Start the campaign and work it to the end in the foreground, showing progress.
 
@@ -185,7 +186,9 @@ def run_campaign(
     engine = engine_for(settings.database_url)
     ensure_schema(engine)
     with transaction(engine) as session:
-        lifecycle.start(session, name)
+        warning = stored_window_warning(lifecycle.start(session, name))
+    if warning and warn_without_window:
+        console.print(warning, markup=False, highlight=False)
     try:
         with _signals_interrupt():
             workers = WorkerKeeper(settings, concurrency, pool, console)
