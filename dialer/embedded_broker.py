@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,10 @@ def write_atomically(path: Path, data: bytes, staging: Path) -> None:
 class Channel(filesystem.Channel):
     """A file-system channel whose files appear whole and whose bad files are set aside."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self._listings: dict[str, deque[str]] = {}
+
     def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Put a message on `queue`: written aside, then renamed into the queue folder."""
         # kombu's naming with a finer clock, zero-padded: a sorted listing is first in, first out.
@@ -90,11 +95,8 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:
         """Take the oldest readable message of `queue`; raise `Empty` when there is none."""
-        wanted = f"{queue}.msg"
         inbox = Path(self.data_folder_in)
-        for name in sorted(os.listdir(inbox)):
-            if name.partition(".")[2] != wanted:
-                continue
+        for name in self._listing(queue, inbox):
             claimed = self._processing / name
             try:
                 os.replace(inbox / name, claimed)
@@ -104,6 +106,16 @@ class Channel(filesystem.Channel):
             if message is not None:
                 return message
         raise Empty()
+
+    def _listing(self, queue: str, inbox: Path) -> Iterator[str]:
+        # Names of one sorted listing are used up before the folder is listed again: listing a
+        # folder of thousands of messages for every single one would cost more than the rest.
+        names = self._listings.setdefault(queue, deque())
+        if not names:
+            wanted = f"{queue}.msg"
+            names.extend(sorted(n for n in os.listdir(inbox) if n.partition(".")[2] == wanted))
+        while names:
+            yield names.popleft()
 
     def _read(self, claimed: Path) -> Any | None:
         try:

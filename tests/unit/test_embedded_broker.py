@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +108,23 @@ def test_bindings_survive_and_can_be_removed(channel: Any) -> None:
 
     channel._delete("qa", "ex", "a", "")
     assert [row.queue for row in channel.get_table("ex")] == ["qb"]
+
+
+def test_a_message_put_after_a_reader_listed_the_folder_is_still_read(channel: Any) -> None:
+    channel._put("q", {"number": 1})
+    channel._put("q", {"number": 2})
+    assert channel._get("q") == {"number": 1}
+    channel._put("q", {"number": 3})
+    assert [m["number"] for m in drain(channel)] == [2, 3]
+
+
+def test_two_readers_of_one_queue_never_take_the_same_message(tmp_path: Path) -> None:
+    with connect(tmp_path / "broker") as first, connect(tmp_path / "broker") as second:
+        readers = [first.default_channel, second.default_channel]
+        for number in range(20):
+            readers[0]._put("q", {"number": number})
+        taken: list[int] = []
+        for turn in range(40):
+            with contextlib.suppress(Empty):
+                taken.append(readers[turn % 2]._get("q")["number"])
+    assert sorted(taken) == list(range(20))
