@@ -3,6 +3,7 @@ foreground `dialer run` that ties them together with a live progress line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -143,8 +144,14 @@ class WorkerKeeper:
             f"the worker process exited with code {code}; started it again "
             f"({self.restarts} of {MAX_WORKER_RESTARTS} restarts; see {self.log_file})"
         )
-        log.warning(message)
-        self.console.print(message)
+        log.info(message)
+        self.console.print(message, markup=False, highlight=False)
+        # Beside the dead worker's last words, where someone looking into it will read.
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("a", encoding="utf-8") as out:
+            out.write(
+                f"[{dt.datetime.now().astimezone():%Y-%m-%d %H:%M:%S%z}] dialer run: {message}\n"
+            )
         self.process = start_worker_process(self.concurrency, self.pool, self.log_file)
 
     def stop(self) -> None:
