@@ -83,7 +83,7 @@ def requeue(
 ) -> None:
     """Send contacts back to `pending`, e.g. `unknown` ones you checked were not called."""
     wanted = status or ["unknown"]
-    unknown = [s for s in wanted if s not in ContactStatus.__members__.values()]
+    unknown = [s for s in wanted if s not in {member.value for member in ContactStatus}]
     if unknown:
         fail(f"{unknown[0]!r} is not a contact status (one of: {_STATUSES})")
     statuses = [ContactStatus(s) for s in wanted]
