@@ -12,19 +12,20 @@ import itertools
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dialer.callapi.errors import InvalidParams
 from dialer.callapi.methods import START_METHODS, validate_params
-from dialer.models import Campaign, CampaignState
+from dialer.config import get_settings
+from dialer.models import Attempt, Campaign, CampaignState, Contact
 from dialer.options import DEFAULT_TIMEZONE, WEEKDAYS, CampaignOptions, Pace, Retry, Window
-from dialer.templates import TemplateError, placeholders, render_with
+from dialer.templates import TemplateError, placeholders, render, render_with
 
 TOP_LEVEL_KEYS = ("name", "method", "params", "window", "retry", "pace")
 FILLED_BY_DIALER = ("contact", "external_id", "access_token")
@@ -153,7 +154,73 @@ def _params(method: str, raw: Any) -> dict[str, Any]:
         validate_params(method, sample, require_token=False)
     except InvalidParams as exc:
         raise _Problem(f"[params].{exc.field}", exc.message) from None
+    _check_tts_template(params)
     return params
+
+
+def _check_tts_template(params: dict[str, Any]) -> None:
+    # The text without its placeholders is the shortest any contact can get: if that is already
+    # too long, every request would be refused with `tts_text_exceeded`.
+    limit = tts_max_length()
+    if limit is None:
+        return
+    too_long = tts_too_long(render_with(params, ""), limit)
+    if too_long is not None:
+        path, length = too_long
+        raise _Problem(
+            f"[params].{path}",
+            f"the text-to-speech text is {length} characters even with its placeholders empty, "
+            f"more than the {limit} the tariff allows (DIALER_TTS_MAX_LENGTH)",
+        )
+
+
+# --- text-to-speech length -----------------------------------------------------------------------
+
+
+def tts_max_length() -> int | None:
+    """The longest text-to-speech text the provider's tariff accepts, when it is configured."""
+    # getattr: the setting is new; read it this way until every branch has it.
+    limit: int | None = getattr(get_settings(), "tts_max_length", None)
+    return limit
+
+
+def tts_texts(params: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(key path, text) of every text-to-speech message (`{type = "tts", value = ...}`)."""
+    if isinstance(params, Mapping):
+        if params.get("type") == "tts" and isinstance(params.get("value"), str):
+            yield (f"{path}.value" if path else "value"), params["value"]
+        for key, value in params.items():
+            yield from tts_texts(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(params, list | tuple):
+        for index, value in enumerate(params):
+            yield from tts_texts(value, f"{path}[{index}]")
+
+
+def tts_too_long(params: Mapping[str, Any], limit: int) -> tuple[str, int] | None:
+    """(key path, length) of the first text-to-speech text longer than `limit`, or None."""
+    return next(((p, len(text)) for p, text in tts_texts(params) if len(text) > limit), None)
+
+
+def contact_problem(campaign: Campaign, variables: Mapping[str, str | None]) -> str | None:
+    """Why the request for a contact with these CSV columns would be refused before it is sent
+    (its filled-in text-to-speech text is over DIALER_TTS_MAX_LENGTH), or None.
+
+    The contacts import rejects such a row with this reason instead of wasting a request on it.
+    """
+    limit = tts_max_length()
+    if limit is None:
+        return None
+    try:
+        too_long = tts_too_long(render(campaign.params, variables), limit)
+    except TemplateError as exc:
+        return str(exc)
+    if too_long is None:
+        return None
+    path, length = too_long
+    return (
+        f"the text-to-speech text ({path}) is {length} characters once filled in, more than "
+        f"the {limit} the tariff allows (DIALER_TTS_MAX_LENGTH)"
+    )
 
 
 def _allow_only(section: str, table: Mapping[str, Any], keys: tuple[str, ...]) -> None:
@@ -272,18 +339,111 @@ def create_campaign(session: Session, spec: CampaignSpec, *, replace: bool = Fal
     if campaign is None:
         campaign = Campaign(name=spec.name, state=CampaignState.DRAFT)
         session.add(campaign)
+    elif campaign.state != CampaignState.DRAFT:
+        raise CampaignError(_not_replaceable(campaign))
     elif not replace:
         raise CampaignError(f"campaign {spec.name!r} already exists (use --replace to update it)")
-    elif campaign.state != CampaignState.DRAFT:
-        raise CampaignError(
-            f"campaign {spec.name!r} is {campaign.state.value}; only a draft can be replaced"
-        )
+    else:
+        _check_imported_columns(session, campaign, spec)
     campaign.method = spec.method
     campaign.params = spec.params
     campaign.options = spec.options.to_json()
     campaign.source = spec.source
     session.flush()
     return campaign
+
+
+def _not_replaceable(campaign: Campaign) -> str:
+    # Only a draft can be replaced: say what does work for the others.
+    name, state = campaign.name, campaign.state
+    if state in FINISHED:
+        how = f"`dialer campaign delete {name}` removes it, or give the file another name"
+    else:
+        how = f"a {state.value} campaign cannot be changed; give the file another name"
+    return (
+        f"campaign {name!r} already exists and is {state.value} "
+        f"(only a draft can be replaced): {how}"
+    )
+
+
+def _check_imported_columns(session: Session, campaign: Campaign, spec: CampaignSpec) -> None:
+    # A replaced file must still be fillable from the contacts already imported.
+    contact = session.scalars(
+        select(Contact).where(Contact.campaign_id == campaign.id).limit(1)
+    ).first()
+    if contact is None:
+        return
+    missing = sorted(spec.placeholders - set(contact.variables or {}))
+    if missing:
+        names = ", ".join(f"{{{name}}}" for name in missing)
+        raise CampaignError(
+            f"the new file of campaign {spec.name!r} uses {names}, which its imported contacts "
+            "lack; nothing was changed"
+        )
+
+
+# Campaigns that may be deleted: nothing more will be dialed for them.
+FINISHED = frozenset({CampaignState.COMPLETED, CampaignState.CANCELLED})
+DELETABLE = FINISHED | {CampaignState.DRAFT}
+
+
+@dataclass(frozen=True)
+class CampaignSize:
+    """What deleting a campaign would remove."""
+
+    contacts: int
+    attempts: int
+
+
+def campaign_size(session: Session, campaign: Campaign) -> CampaignSize:
+    """How many contacts and attempts the campaign holds."""
+    return CampaignSize(
+        contacts=_count(session, Contact, Contact.campaign_id == campaign.id),
+        attempts=_count(session, Attempt, Attempt.campaign_id == campaign.id),
+    )
+
+
+def _count(session: Session, model: type[Contact] | type[Attempt], where: Any) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(where)) or 0
+
+
+def check_deletable(campaign: Campaign) -> None:
+    """Raise CampaignError unless the campaign is a draft or finished."""
+    if campaign.state not in DELETABLE:
+        raise CampaignError(
+            f"campaign {campaign.name!r} is {campaign.state.value}: only a draft or a finished "
+            f"campaign can be deleted (`dialer campaign cancel {campaign.name}` finishes it)"
+        )
+
+
+def delete_campaign(session: Session, campaign: Campaign) -> None:
+    """Delete a draft or finished campaign with its contacts and attempts."""
+    check_deletable(campaign)
+    # Attempts, then contacts, then the campaign: the order foreign keys allow everywhere.
+    session.execute(delete(Attempt).where(Attempt.campaign_id == campaign.id))
+    session.execute(delete(Contact).where(Contact.campaign_id == campaign.id))
+    session.execute(delete(Campaign).where(Campaign.id == campaign.id))
+    session.expunge(campaign)
+
+
+def calls_at_any_hour(window: Window) -> bool:
+    """True for the window of a file without `[window]`: every day, around the clock."""
+    return window.days == Window.days and window.hours == Window.hours
+
+
+def window_warning(name: str, window: Window) -> str | None:
+    """A warning when the campaign has no calling window, else None."""
+    if not calls_at_any_hour(window):
+        return None
+    return (
+        f"warning: campaign {name!r} has no [window]: contacts may be called at any hour, "
+        'night included; add one to its file, e.g. [window] hours = ["09:00-21:00"]'
+    )
+
+
+def stored_window_warning(campaign: Campaign) -> str | None:
+    """`window_warning` for a stored campaign."""
+    return window_warning(campaign.name, CampaignOptions.from_json(campaign.options).window)
 
 
 def find_campaign(session: Session, ref: str) -> Campaign:

@@ -33,6 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from dialer import lifecycle
+from dialer.campaigns import contact_problem
 from dialer.db import transaction, utcnow
 from dialer.models import BlacklistEntry, Campaign, Contact, ContactStatus
 from dialer.phones import DEFAULT_REGION, ParsedPhone, parse_many
@@ -322,6 +324,8 @@ def import_contacts(
         finally:
             rejects.close()
         summary.rejects_path = rejects.path if rejects.count else None
+        if summary.imported:
+            lifecycle.reopen_for_new_contacts(db, campaign)
         return summary
 
 
@@ -345,6 +349,7 @@ class _Importer:
         self.campaign_id = campaign_id
         self.summary = summary
         self.rejects = rejects
+        self.campaign = session.get_one(Campaign, campaign_id)
         self.now = utcnow()
         # Contacts with a higher id than this one were added by this import: a duplicate of one
         # of them repeats an earlier line of this file rather than an earlier import.
@@ -395,6 +400,9 @@ class _Importer:
                 row = row + [""] * (width - len(row))  # Excel drops trailing empty cells
             if isinstance(phone, str):
                 self._reject(line_no, row, phone)
+                continue
+            if problem := contact_problem(self.campaign, dict(zip(header, row, strict=True))):
+                self._reject(line_no, row, problem)
                 continue
             values = {
                 "campaign_id": self.campaign_id,

@@ -92,7 +92,9 @@ def run_demo(console: Console, concurrency: int = 4) -> RunResult:
             f"({imported.duplicates} duplicates, {imported.rejected} rejected: "
             f"{imported.rejects_path or 'none'})"
         )
-        result = run_campaign(name, console, concurrency=concurrency, settings=settings)
+        result = run_campaign(
+            name, console, concurrency=concurrency, settings=settings, warn_without_window=False
+        )
         with transaction(engine) as session:
             campaign = session.get_one(type(campaign), campaign.id)
             console.print(summary_table(campaign, campaign_summary(session, campaign)))

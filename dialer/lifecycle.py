@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dialer.campaigns import CampaignError, find_campaign
@@ -22,11 +22,35 @@ def start(session: Session, name: str, now: dt.datetime | None = None) -> Campai
     if campaign.state == CampaignState.CANCELLED:
         raise CampaignError(f"campaign {campaign.name!r} was cancelled and cannot be started")
     if campaign.state != CampaignState.RUNNING:
+        _refuse_if_empty(session, campaign)
         campaign.state = CampaignState.RUNNING
         campaign.pause_reason = None
         campaign.finished_at = None
         campaign.started_at = campaign.started_at or now or utcnow()
     return campaign
+
+
+def _refuse_if_empty(session: Session, campaign: Campaign) -> None:
+    # An empty campaign would "complete" at once, and stay completed when contacts came later.
+    has_contacts = session.scalar(
+        select(Contact.id).where(Contact.campaign_id == campaign.id).limit(1)
+    )
+    if has_contacts is None:
+        raise CampaignError(
+            f"campaign {campaign.name!r} has no contacts; import them first: "
+            f"`dialer contacts import {campaign.name} contacts.csv`"
+        )
+
+
+def reopen_for_new_contacts(session: Session, campaign: Campaign) -> bool:
+    """A completed campaign that got new contacts becomes paused, so that it never shows
+    `completed` with contacts still to dial; `resume` (or `dialer run`) dials them."""
+    if campaign.state != CampaignState.COMPLETED:
+        return False
+    campaign.state = CampaignState.PAUSED
+    campaign.pause_reason = "new contacts imported; resume to dial them"
+    campaign.finished_at = None
+    return True
 
 
 def pause(session: Session, name: str) -> Campaign:

@@ -3,6 +3,7 @@ foreground `dialer run` that ties them together with a live progress line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from dialer import lifecycle
-from dialer.campaigns import find_campaign
+from dialer.campaigns import find_campaign, stored_window_warning
 from dialer.config import Settings, get_settings
 from dialer.db import engine_for, read_only, transaction
 from dialer.migrate import ensure_schema
@@ -83,19 +86,81 @@ def start_worker_process(concurrency: int, pool: str, log_file: Path) -> subproc
             stdout=out,
             stderr=subprocess.STDOUT,
             env=os.environ.copy(),
+            # Its own process group: a terminal's Ctrl-C reaches only `dialer run`, which then
+            # stops the worker itself, letting the requests in flight finish and be recorded.
+            process_group=0,
         )
 
 
 def stop_worker_process(process: subprocess.Popen[bytes], grace: float) -> None:
-    """Warm shutdown (requests in flight finish), then kill after `grace` seconds."""
+    """Warm shutdown (requests in flight finish), then kill after `grace` seconds or at a
+    second Ctrl-C."""
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        # A request cut short here is settled by the dispatcher's look-up, never redialed blind.
         process.kill()
         process.wait()
+
+
+# Restarts of a dying worker within one run; past this, a restart will not fix what is wrong.
+MAX_WORKER_RESTARTS = 5
+
+
+class WorkerKeeper:
+    """The run's worker process, started again (a bounded number of times) when it dies."""
+
+    def __init__(self, settings: Settings, concurrency: int, pool: str, console: Console) -> None:
+        self.log_file = settings.home / "worker.log"
+        self.grace = settings.read_timeout + 5
+        self.concurrency = concurrency
+        self.pool = pool
+        self.console = console
+        self.restarts = 0
+        self.process = start_worker_process(concurrency, pool, self.log_file)
+
+    def check(self) -> None:
+        """Start the worker again if it died; raise when it was stopped or died too often.
+
+        A worker stopped from outside by a clean shutdown (exit 0, e.g. SIGTERM) ends the run as
+        an interruption; any other death (a crash, `kill -9`) costs only a restart: the
+        dispatcher settles what it left mid-request and re-sends its lost wake-ups.
+        """
+        code = self.process.poll()
+        if code is None:
+            return
+        if code == 0:
+            raise KeyboardInterrupt
+        if self.restarts >= MAX_WORKER_RESTARTS:
+            raise RunError(
+                f"the worker process exited with code {code} "
+                f"{self.restarts + 1} times; see {self.log_file}"
+            )
+        self.restarts += 1
+        message = (
+            f"the worker process exited with code {code}; started it again "
+            f"({self.restarts} of {MAX_WORKER_RESTARTS} restarts; see {self.log_file})"
+        )
+        log.info(message)
+        self.console.print(message, markup=False, highlight=False)
+        # Beside the dead worker's last words, where someone looking into it will read.
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("a", encoding="utf-8") as out:
+            out.write(
+                f"[{dt.datetime.now().astimezone():%Y-%m-%d %H:%M:%S%z}] dialer run: {message}\n"
+            )
+        self.process = start_worker_process(self.concurrency, self.pool, self.log_file)
+
+    def stop(self) -> None:
+        """Stop the worker: requests in flight finish first."""
+        stop_worker_process(self.process, grace=self.grace)
+
+    def note(self) -> str:
+        """What the progress line says about restarts (nothing when there were none)."""
+        return f" · worker restarted {self.restarts}x" if self.restarts else ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +171,11 @@ class RunResult:
     status: CampaignStatus
 
 
+class RunInterrupted(Exception):
+    """The run was stopped from outside (Ctrl-C, SIGTERM, or its worker was stopped); the
+    campaign is intact and still running, so `dialer run` continues it."""
+
+
 def run_campaign(
     name: str,
     console: Console,
@@ -113,23 +183,55 @@ def run_campaign(
     concurrency: int = 4,
     pool: str = "threads",
     settings: Settings | None = None,
+    warn_without_window: bool = True,
 ) -> RunResult:
-    """Start the campaign and work it to the end in the foreground, showing progress."""
+    """Start the campaign and work it to the end in the foreground, showing progress.
+
+    Raises `RunInterrupted` when stopped from outside; the worker is stopped cleanly first.
+    """
     settings = settings or get_settings()
     engine = engine_for(settings.database_url)
     ensure_schema(engine)
     with transaction(engine) as session:
-        lifecycle.start(session, name)
-    worker = start_worker_process(concurrency, pool, settings.home / "worker.log")
+        warning = stored_window_warning(lifecycle.start(session, name))
+    if warning and warn_without_window:
+        console.print(warning, markup=False, highlight=False)
     try:
-        status = _follow(name, settings, worker, console)
-    finally:
-        stop_worker_process(worker, grace=settings.read_timeout + 5)
+        with _signals_interrupt():
+            workers = WorkerKeeper(settings, concurrency, pool, console)
+            try:
+                status = _follow(name, settings, workers, console)
+            finally:
+                workers.stop()
+    except KeyboardInterrupt:
+        console.print()
+        raise RunInterrupted(name) from None
     return RunResult(_exit_code(status), status)
 
 
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) interrupt the run as Ctrl-C does, so that the
+    worker is stopped cleanly instead of being left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in previous:
+        signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _follow(
-    name: str, settings: Settings, worker: subprocess.Popen[bytes], console: Console
+    name: str, settings: Settings, workers: WorkerKeeper, console: Console
 ) -> CampaignStatus:
     """Dispatch and redraw the progress line until the campaign stops running."""
     from dialer.worker import dispatch_once
@@ -140,19 +242,16 @@ def _follow(
     while True:
         dispatch_once()
         status = _status(engine, name, settings)
+        line = status.line() + workers.note()
         if console.is_terminal:
-            console.print(status.line(), end="\r", overflow="ellipsis", soft_wrap=False)
+            console.print(line, end="\r", overflow="ellipsis", soft_wrap=False)
         elif time.monotonic() - last_print >= 5:
-            console.print(status.line())
+            console.print(line)
             last_print = time.monotonic()
         if status.state != CampaignState.RUNNING:
             console.print(" " * 10)
             return status
-        if worker.poll() is not None:
-            raise RunError(
-                f"the worker process exited with code {worker.returncode}; "
-                f"see {settings.home / 'worker.log'}"
-            )
+        workers.check()
         time.sleep(settings.dispatch_interval)
 
 

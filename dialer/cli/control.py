@@ -11,14 +11,16 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from dialer import lifecycle
-from dialer.campaigns import CampaignError
+from dialer.campaigns import CampaignError, stored_window_warning
 from dialer.cli.app import app, campaign_app
 from dialer.cli.database import fail, open_database
 from dialer.db import transaction
 from dialer.models import Campaign, ContactStatus
 
-Name = Annotated[str, typer.Argument(help="The campaign's name.")]
-Concurrency = Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Parallel requests.")]
+Name = Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")]
+Concurrency = Annotated[
+    int, typer.Option("--concurrency", "-c", min=1, metavar="N", help="Parallel requests.")
+]
 
 
 def _transition(action: Callable[[Session, str], Campaign], name: str) -> None:
@@ -34,7 +36,15 @@ def _transition(action: Callable[[Session, str], Campaign], name: str) -> None:
 @campaign_app.command("start")
 def start(name: Name) -> None:
     """Start a campaign: running workers begin to dial it."""
-    _transition(lifecycle.start, name)
+    with transaction(open_database()) as session:
+        try:
+            campaign = lifecycle.start(session, name)
+        except CampaignError as exc:
+            fail(str(exc))
+        print(f"{campaign.name}: {campaign.state.value}")
+        warning = stored_window_warning(campaign)
+    if warning:
+        typer.echo(warning, err=True)
 
 
 @campaign_app.command("pause")
@@ -55,19 +65,28 @@ def cancel(name: Name) -> None:
     _transition(lifecycle.cancel, name)
 
 
+_STATUSES = ", ".join(ContactStatus)
+_REQUEUEABLE = ", ".join(sorted(lifecycle.REQUEUEABLE))
+
+
 @campaign_app.command("requeue")
 def requeue(
     name: Name,
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", help="Statuses to send back (default: unknown). Repeatable."),
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help=f"Statuses to send back: {_REQUEUEABLE} (default: unknown). Repeatable.",
+        ),
     ] = None,
 ) -> None:
     """Send contacts back to `pending`, e.g. `unknown` ones you checked were not called."""
-    try:
-        statuses = [ContactStatus(s) for s in (status or ["unknown"])]
-    except ValueError as exc:
-        fail(str(exc))
+    wanted = status or ["unknown"]
+    unknown = [s for s in wanted if s not in {member.value for member in ContactStatus}]
+    if unknown:
+        fail(f"{unknown[0]!r} is not a contact status (one of: {_STATUSES})")
+    statuses = [ContactStatus(s) for s in wanted]
     with transaction(open_database()) as session:
         try:
             moved = lifecycle.requeue(session, name, statuses)
@@ -80,18 +99,22 @@ def requeue(
 def run(
     name: Name,
     concurrency: Concurrency = 4,
-    pool: Annotated[str, typer.Option(help="Celery pool: threads or prefork.")] = "threads",
+    pool: Annotated[
+        str, typer.Option(metavar="POOL", help="Celery pool: threads or prefork.")
+    ] = "threads",
 ) -> None:
     """Start a campaign and work it to the end in the foreground, with a progress line."""
-    from dialer.runner import RunError, run_campaign
+    from dialer.runner import RunError, RunInterrupted, run_campaign
 
     console = Console(stderr=True)
     try:
         result = run_campaign(name, console, concurrency=concurrency, pool=pool)
-    except (CampaignError, RunError) as exc:
+    except CampaignError as exc:
+        fail(str(exc))
+    except RunError as exc:
         fail(str(exc), code=1)
-    except KeyboardInterrupt:
-        fail("interrupted; the campaign is still running: `dialer run` continues it", code=130)
+    except RunInterrupted:
+        fail(interrupted_message(name), code=INTERRUPTED)
     status = result.status
     console.print(status.line())
     if result.exit_code:
@@ -99,13 +122,29 @@ def run(
         fail(f"campaign {name} stopped: {why}", code=result.exit_code)
 
 
+# The shell's code for a command ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+
+
+def interrupted_message(name: str) -> str:
+    """What a user reads after stopping `dialer run` with Ctrl-C."""
+    return (
+        f"interrupted; campaign {name!r} is still running and nothing was lost: "
+        f"`dialer run {name}` continues it, `dialer campaign pause {name}` pauses it"
+    )
+
+
 @app.command("demo")
 def demo(concurrency: Concurrency = 4) -> None:
     """Run the example campaign end to end against the built-in simulator."""
     from dialer.demo import run_demo
+    from dialer.runner import RunInterrupted
 
     console = Console()
-    result = run_demo(console, concurrency=concurrency)
+    try:
+        result = run_demo(console, concurrency=concurrency)
+    except RunInterrupted:
+        fail("the demo was interrupted; `dialer demo` starts a fresh one", code=INTERRUPTED)
     if result.exit_code:
         fail(f"the demo campaign stopped: {result.status.pause_reason}", code=result.exit_code)
 

@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session
 from dialer.campaigns import (
     CampaignError,
     CampaignFileError,
+    calls_at_any_hour,
     create_campaign,
     find_campaign,
     load_campaign_file,
     parse_campaign,
+    tts_texts,
+    tts_too_long,
 )
 from dialer.models import Campaign, CampaignState
 from dialer.options import CampaignOptions
@@ -162,3 +165,23 @@ def test_replace_refuses_a_campaign_that_has_started(session: Session) -> None:
 def test_find_campaign_fails_clearly(session: Session) -> None:
     with pytest.raises(CampaignError, match="no campaign named 'ghost'"):
         find_campaign(session, "ghost")
+
+
+def test_tts_texts_are_found_at_any_depth() -> None:
+    params = {
+        "contact_message": {"type": "tts", "value": "Здравствуйте"},
+        "operator_message": {"type": "media", "value": "123"},
+        "menu": [{"prompt": {"type": "tts", "value": "Нажмите 1"}}],
+    }
+    assert list(tts_texts(params)) == [
+        ("contact_message.value", "Здравствуйте"),
+        ("menu[0].prompt.value", "Нажмите 1"),
+    ]
+    assert tts_too_long(params, 10) == ("contact_message.value", 12)
+    assert tts_too_long(params, 12) is None
+
+
+def test_only_a_file_without_a_window_calls_at_any_hour() -> None:
+    assert not calls_at_any_hour(parse_campaign(GOOD).options.window)
+    no_window = GOOD.split("[window]")[0] + "[retry]" + GOOD.split("[retry]")[1]
+    assert calls_at_any_hour(parse_campaign(no_window).options.window)

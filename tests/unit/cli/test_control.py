@@ -38,13 +38,14 @@ def add_contacts(*statuses: ContactStatus) -> None:
 
 def test_the_life_of_a_campaign() -> None:
     assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+    add_contacts(ContactStatus.PENDING, ContactStatus.PLACED)
 
     started = run("campaign", "start", "order-ready")
     assert (started.exit_code, started.stdout) == (0, "order-ready: running\n")
+    assert started.stderr == ""  # the example has a calling window: no warning
     assert run("campaign", "pause", "order-ready").stdout == "order-ready: paused\n"
     assert campaign_state() == (CampaignState.PAUSED, "paused by an operator")
     assert run("campaign", "resume", "order-ready").stdout == "order-ready: running\n"
-    add_contacts(ContactStatus.PENDING, ContactStatus.PLACED)
     assert run("campaign", "cancel", "order-ready").stdout == "order-ready: cancelled\n"
     assert campaign_state()[0] == CampaignState.CANCELLED
 
@@ -76,3 +77,76 @@ def test_requeue_sends_unknown_contacts_back() -> None:
     assert campaign_state()[0] == CampaignState.PAUSED
     refused = run("campaign", "requeue", "order-ready", "--status", "placed")
     assert refused.exit_code == 2
+
+
+def test_a_misspelt_status_lists_the_statuses() -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+
+    result = run("campaign", "requeue", "order-ready", "--status", "placd")
+
+    assert result.exit_code == 2
+    statuses = ", ".join(status.value for status in ContactStatus)
+    assert result.stderr == f"dialer: 'placd' is not a contact status (one of: {statuses})\n"
+    assert "pending, queued, dialing, placed" in statuses
+
+
+def test_help_names_its_placeholders() -> None:
+    result = run("campaign", "requeue", "--help")
+    assert result.exit_code == 0
+    assert "--status STATUS" in result.stdout
+    assert "cancelled, failed, unknown" in result.stdout
+    assert "<list[str]>" not in result.stdout
+
+
+def test_an_empty_campaign_is_not_started() -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+
+    for command in (("campaign", "start"), ("run",)):
+        result = run(*command, "order-ready")
+        assert result.exit_code == 2, command
+        assert result.stderr == (
+            "dialer: campaign 'order-ready' has no contacts; import them first: "
+            "`dialer contacts import order-ready contacts.csv`\n"
+        )
+    assert campaign_state() == (CampaignState.DRAFT, None)
+
+
+def test_run_with_a_wrong_name_exits_2() -> None:
+    result = run("run", "no-such")
+    assert result.exit_code == 2
+    assert result.stderr == "dialer: no campaign named 'no-such'\n"
+
+
+def test_starting_a_campaign_without_a_window_warns(tmp_path: Path) -> None:
+    campaign_file = tmp_path / "anytime.toml"
+    text = (EXAMPLES / "order-ready.toml").read_text(encoding="utf-8")
+    campaign_file.write_text(text.split("[window]")[0], encoding="utf-8")
+    assert run("campaign", "create", campaign_file).exit_code == 0
+    add_contacts(ContactStatus.PENDING)
+
+    result = run("campaign", "start", "order-ready")
+
+    assert (result.exit_code, result.stdout) == (0, "order-ready: running\n")
+    assert (
+        "warning: campaign 'order-ready' has no [window]: contacts may be called at any hour"
+        in (result.stderr)
+    )
+
+
+def test_new_contacts_reopen_a_completed_campaign(tmp_path: Path) -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+    add_contacts(ContactStatus.PLACED)
+    with transaction(open_database()) as session:
+        session.execute(update(Campaign).values(state=CampaignState.COMPLETED))
+    contacts = tmp_path / "more.csv"
+    contacts.write_text(
+        "Телефон;Имя;Номер заказа;Пункт выдачи\n79261112233;Анна;1;Тверская\n", encoding="utf-8"
+    )
+
+    assert run("contacts", "import", "order-ready", contacts).exit_code == 0
+
+    assert campaign_state() == (
+        CampaignState.PAUSED,
+        "new contacts imported; resume to dial them",
+    )
+    assert run("campaign", "resume", "order-ready").stdout == "order-ready: running\n"
