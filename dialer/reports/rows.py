@@ -84,7 +84,7 @@ def contact_rows_query(
     query = select(
         Contact.phone,
         Contact.status,
-        Contact.attempts,
+        Contact.requests,
         _latest_attempt(Attempt.external_id),
         _latest_attempt(Attempt.call_session_id),
         Contact.error_mnemonic,

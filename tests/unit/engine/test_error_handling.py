@@ -61,7 +61,7 @@ def test_a_campaign_fatal_answer_pauses_the_campaign_with_the_reason(
     assert campaign.pause_reason is not None
     assert campaign.pause_reason.startswith(mnemonic)
     # Nothing lost: the contact waits, its rounds untouched, for `resume`.
-    assert (contact.status, contact.attempts, contact.tries) == (ContactStatus.PENDING, 0, 0)
+    assert (contact.status, contact.requests, contact.rounds) == (ContactStatus.PENDING, 0, 0)
 
 
 @pytest.mark.parametrize("mnemonic", ENDING)
