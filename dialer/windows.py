@@ -55,15 +55,3 @@ def next_opening(window: Window, at: dt.datetime, zone_name: str) -> dt.datetime
             if candidate > at and is_open(window, candidate, zone_name):
                 return candidate
     return None
-
-
-def closes_at(window: Window, at: dt.datetime, zone_name: str) -> dt.datetime | None:
-    """When the open period containing `at` ends (UTC); None if `at` is outside the window."""
-    if not is_open(window, at, zone_name):
-        return None
-    tz = zone(zone_name)
-    local = at.astimezone(tz)
-    minute = _minute_of_day(local)
-    end = max(e for s, e in window.hours if s <= minute < e)
-    midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=tz)
-    return (midnight + dt.timedelta(minutes=end)).astimezone(dt.UTC)

@@ -16,12 +16,12 @@ from dialer.db import utcnow
 from dialer.models import (
     FINAL_STATUSES,
     Attempt,
-    AttemptOutcome,
     Budget,
     Campaign,
     CampaignState,
     Contact,
 )
+from dialer.policy import taken_up
 from dialer.reports.summary import TO_DIAL, iso, status_counts
 
 RECENT_MINUTES = 5
@@ -156,7 +156,7 @@ def recent_rate(
         select(func.count()).where(
             Attempt.campaign_id == campaign.id,
             Attempt.requested_at >= since,
-            Attempt.outcome != AttemptOutcome.RATE_LIMITED,
+            taken_up(),
         )
     )
     return round((calls or 0) / span, 2), round(span, 2)

@@ -1,4 +1,4 @@
-"""Calling windows with fixed instants (no waiting): open, next opening, close, own zones."""
+"""Calling windows with fixed instants (no waiting): open, next opening, own zones."""
 
 from __future__ import annotations
 
@@ -27,11 +27,6 @@ def test_the_lunch_break_reopens_at_two() -> None:
 def test_friday_evening_waits_for_monday_morning() -> None:
     friday_late = utc(6, 19)  # 22:00 Moscow on Friday
     assert windows.next_opening(WORKDAYS, friday_late, "Europe/Moscow") == utc(9, 6)
-
-
-def test_closes_at_the_end_of_the_current_range() -> None:
-    assert windows.closes_at(WORKDAYS, utc(2, 7), "Europe/Moscow") == utc(2, 10)
-    assert windows.closes_at(WORKDAYS, utc(2, 10, 30), "Europe/Moscow") is None
 
 
 def test_a_contact_in_vladivostok_has_its_own_morning() -> None:
