@@ -85,15 +85,20 @@ def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket |
     """Check the contact is still ours to dial, take its points, and commit the attempt row.
 
     Three short transactions, so that the shared budget row is never locked while anything else
-    is: the check, the reservation, and the attempt (which checks the contact once more). No
-    points raises `NoPoints` with the time to the reset.
+    is: the check, the reservation, and the attempt (which checks the contact once more).
     """
     now = dialer.now()
     match _plan(dialer, contact_id, expected, now):
         case Turn() as stop:
             return stop
         case Plan() as plan:
-            pass
+            return _open(dialer, contact_id, expected, plan, now)
+
+
+def _open(
+    dialer: Dialer, contact_id: int, expected: ContactStatus, plan: Plan, now: dt.datetime
+) -> Ticket | Turn:
+    """Reserve the plan's points and commit its attempt; `NoPoints` until the reset if none."""
     reservation = pacing.take(dialer.engine, dialer.settings, plan.cost, now)
     if not reservation.granted:
         assert reservation.wait_until is not None
