@@ -112,7 +112,7 @@ def end_round(engine: Engine, contact_id: int, error: CallApiError, now: dt.date
             return Turn.SKIPPED
         campaign = session.get_one(Campaign, contact.campaign_id)
         _move(session, campaign, contact, rule, error, now)
-        return Turn(contact.status.value)
+        return Turn.FAILED if contact.status == ContactStatus.FAILED else Turn.RESCHEDULED
 
 
 def hand_back(engine: Engine, contact_id: int, expected: ContactStatus, until: dt.datetime) -> None:

@@ -26,19 +26,21 @@ from dialer.db import transaction
 from dialer.lookup import confirm, resolve_attempt
 from dialer.models import AttemptOutcome, Campaign, CampaignState, Contact, ContactStatus
 from dialer.options import CampaignOptions
+from dialer.policy import Move
 from dialer.retry import RetryAfter, budget_retrying, request_retrying
 from dialer.turn import Dialer, Plan, Ticket, Turn, TurnResult
 
 __all__ = ["Dialer", "Ticket", "Turn", "TurnResult", "place_call", "resolve_attempt"]
 
-# What the turn reports once an answer's row has been applied, when the request is not retried.
-_TURN_AFTER: dict[AttemptOutcome, Turn] = {
-    AttemptOutcome.PLACED: Turn.PLACED,
-    AttemptOutcome.UNKNOWN: Turn.UNKNOWN,
-    AttemptOutcome.BLACKLISTED: Turn.BLACKLISTED,
-    AttemptOutcome.CONTACT_ERROR: Turn.FAILED,
-    AttemptOutcome.RATE_LIMITED: Turn.RATE_LIMITED,
-    AttemptOutcome.CAMPAIGN_ERROR: Turn.CAMPAIGN_PAUSED,
+# What a turn reports once an answer's row has moved the contact.
+_TURN_AFTER: dict[Move, Turn] = {
+    Move.PLACED: Turn.PLACED,
+    Move.UNKNOWN: Turn.UNKNOWN,
+    Move.FAILED: Turn.FAILED,
+    Move.BLACKLISTED: Turn.BLACKLISTED,
+    Move.REDIAL: Turn.RESCHEDULED,
+    Move.AFTER_RESET: Turn.RATE_LIMITED,
+    Move.HOLD: Turn.CAMPAIGN_PAUSED,
 }
 
 
@@ -183,9 +185,10 @@ def _send(dialer: Dialer, ticket: Ticket) -> Turn:
         attempts.close_attempt(
             dialer.engine, dialer.settings, ticket, verdict, dialer.now(), limits=limits, error=exc
         )
-        if policy.rule_for(verdict).again_now:
+        rule = policy.rule_for(verdict)
+        if rule.again_now:
             raise
-        return _TURN_AFTER[verdict]
+        return _TURN_AFTER[rule.contact]
     attempts.close_attempt(
         dialer.engine,
         dialer.settings,
