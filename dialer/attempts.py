@@ -111,8 +111,8 @@ def end_round(engine: Engine, contact_id: int, error: CallApiError, now: dt.date
         if contact.status != ContactStatus.DIALING:
             return Turn.SKIPPED
         campaign = session.get_one(Campaign, contact.campaign_id)
-        _move(session, campaign, contact, rule, error, now)
-        return Turn.FAILED if contact.status == ContactStatus.FAILED else Turn.RESCHEDULED
+        moved_to = _move(session, campaign, contact, rule, error, now)
+        return Turn.FAILED if moved_to == ContactStatus.FAILED else Turn.RESCHEDULED
 
 
 def hand_back(engine: Engine, contact_id: int, expected: ContactStatus, until: dt.datetime) -> None:
@@ -132,8 +132,8 @@ def _move(
     rule: Rule,
     error: CallApiError | None,
     now: dt.datetime,
-) -> None:
-    """Set the contact's status as the rule says."""
+) -> ContactStatus:
+    """Set the contact's status as the rule says; returns it."""
     if rule.counts_round:
         contact.rounds += 1
     match rule.contact:
@@ -163,6 +163,7 @@ def _move(
             contact.next_attempt_at = now + dt.timedelta(seconds=wait)
         case Move.HOLD:
             contact.status = ContactStatus.PENDING
+    return contact.status
 
 
 def _maybe_pause(
