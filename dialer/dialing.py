@@ -44,6 +44,15 @@ _TURN_AFTER: dict[Move, Turn] = {
 }
 
 
+class NoPoints(RetryAfter):
+    """The budget has no points for this request until its reset at `until`."""
+
+    def __init__(self, until: dt.datetime, now: dt.datetime, limit: str) -> None:
+        self.until = until
+        self.turn = Turn.WAITING_DAY if limit == "day" else Turn.WAITING_MINUTE
+        super().__init__((until - now).total_seconds(), self.turn.value)
+
+
 def place_call(dialer: Dialer, contact_id: int) -> TurnResult:
     """Dial one queued contact; a duplicate or stale wake-up does nothing."""
     result = TurnResult(Turn.SKIPPED)
@@ -61,20 +70,11 @@ def place_call(dialer: Dialer, contact_id: int) -> TurnResult:
                         result.attempt_ids.append(ticket.attempt_id)
                         result.status = _send(dialer, ticket)
     except NoPoints as wait:
-        until = dialer.now() + dt.timedelta(seconds=wait.delay)
-        attempts.hand_back(dialer.engine, contact_id, expected, until)
+        attempts.hand_back(dialer.engine, contact_id, expected, wait.until)
         result.status = wait.turn
     except CallApiError as exc:
         result.status = attempts.end_round(dialer.engine, contact_id, exc, dialer.now())
     return result
-
-
-class NoPoints(RetryAfter):
-    """The budget has no points for this request until its reset, `delay` seconds away."""
-
-    def __init__(self, delay: float, limit: str) -> None:
-        self.turn = Turn.WAITING_DAY if limit == "day" else Turn.WAITING_MINUTE
-        super().__init__(delay, self.turn.value)
 
 
 def _begin_soon(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket | Turn:
@@ -104,8 +104,7 @@ def _open(
     reservation = pacing.take(dialer.engine, dialer.settings, plan.cost, now)
     if not reservation.granted:
         assert reservation.wait_until is not None
-        wait = (reservation.wait_until - now).total_seconds()
-        raise NoPoints(wait, reservation.reason or "minute")
+        raise NoPoints(reservation.wait_until, now, reservation.reason or "minute")
     attempt_id = attempts.open_attempt(dialer.engine, contact_id, expected, plan, now)
     if attempt_id is None:
         # Another worker got there between our check and now (a duplicate wake-up).

@@ -43,7 +43,7 @@ class Turn(enum.StrEnum):
     BLACKLISTED = "blacklisted"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
-    RESCHEDULED = "pending"  # transient errors outlasted the tries: the next round waits
+    RESCHEDULED = "pending"  # the turn's tries ran out: the contact waits for a later one
     RATE_LIMITED = "rate limited"
     CAMPAIGN_PAUSED = "campaign paused"
     CAMPAIGN_NOT_RUNNING = "campaign not running"
