@@ -130,8 +130,8 @@ def _baseline(engine: Any, campaign_id: int, csv_path: Path) -> int:
                     "line_no": reader.line_num,
                     "timezone": None,
                     "status": ContactStatus.PENDING,
-                    "attempts": 0,
-                    "tries": 0,
+                    "requests": 0,
+                    "rounds": 0,
                     "updated_at": now,
                 }
             )

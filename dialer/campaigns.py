@@ -297,7 +297,7 @@ def _show(value: Any) -> str:
 
 def _retry(table: Mapping[str, Any]) -> Retry:
     _allow_only("retry", table, ("attempts", "delays"))
-    attempts = table.get("attempts", Retry.attempts)
+    attempts = table.get("attempts", Retry.rounds)
     if not _is_int(attempts) or not 1 <= attempts <= MAX_ATTEMPTS:
         raise _Problem("[retry].attempts", f"must be a whole number from 1 to {MAX_ATTEMPTS}")
     raw = table.get("delays", list(Retry.delays))
@@ -306,7 +306,7 @@ def _retry(table: Mapping[str, Any]) -> Retry:
         raise _Problem("[retry].delays", "must not be empty")
     key = "[retry].delays" if not isinstance(raw, list) else None
     delays = tuple(_seconds(key or f"[retry].delays[{i}]", d) for i, d in enumerate(items))
-    return Retry(attempts=attempts, delays=delays)
+    return Retry(rounds=attempts, delays=delays)
 
 
 def _is_int(value: Any) -> bool:

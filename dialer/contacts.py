@@ -411,8 +411,8 @@ class _Importer:
                 "line_no": line_no,
                 "timezone": phone[1],
                 "status": ContactStatus.PENDING,
-                "attempts": 0,
-                "tries": 0,
+                "requests": 0,
+                "rounds": 0,
                 "updated_at": self.now,
             }
             batch.append(_Pending(line_no, row, values))

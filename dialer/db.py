@@ -65,11 +65,6 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def is_sqlite(engine: Engine) -> bool:
-    """True for a SQLite engine."""
-    return engine.dialect.name == "sqlite"
-
-
 READ_ONLY = "dialer_read_only"
 
 

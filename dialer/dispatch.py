@@ -1,9 +1,10 @@
 """The dispatcher: turns due contacts of running campaigns into `place_call` wake-ups, no faster
 than the points budget allows, and reconciles work whose wake-up or worker was lost.
 
-One `tick` is one short transaction under the budget row's lock, so any number of dispatchers
-(on any number of machines) may run at once: they take turns and never claim a contact twice.
-Messages are sent only after the transaction commits.
+One `tick` is one short transaction. Any number of dispatchers (on any number of machines) may
+run at once: they take turns under an advisory lock (PostgreSQL; SQLite's write lock does the
+same), read the budget row without locking it, claim contacts with `SKIP LOCKED`, and never
+claim a contact twice. Messages are sent only after the transaction commits.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, and_, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from dialer import pacing, windows
+from dialer import pacing, policy, windows
 from dialer.config import Settings
 from dialer.db import transaction
 from dialer.models import (
@@ -164,7 +165,7 @@ def _pace_allowance(session: Session, campaign: Campaign, now: dt.datetime) -> i
         .where(
             Attempt.campaign_id == campaign.id,
             Attempt.requested_at > now - dt.timedelta(minutes=1),
-            Attempt.outcome != AttemptOutcome.RATE_LIMITED,
+            policy.taken_up(),
         )
     )
     waiting = session.scalar(

@@ -97,7 +97,7 @@ def requeue(session: Session, name: str, statuses: Iterable[ContactStatus]) -> i
     campaign = find_campaign(session, name)
     if campaign.state == CampaignState.CANCELLED:
         raise CampaignError(f"campaign {campaign.name!r} was cancelled")
-    moved = _move(session, campaign, sorted(wanted), ContactStatus.PENDING, reset_tries=True)
+    moved = _move(session, campaign, sorted(wanted), ContactStatus.PENDING, reset_rounds=True)
     if moved and campaign.state == CampaignState.COMPLETED:
         campaign.state = CampaignState.PAUSED
         campaign.pause_reason = "contacts requeued; resume to dial them"
@@ -110,11 +110,11 @@ def _move(
     old: list[ContactStatus],
     new: ContactStatus,
     *,
-    reset_tries: bool = False,
+    reset_rounds: bool = False,
 ) -> int:
     values: dict[str, object] = {"status": new}
-    if reset_tries:
-        values.update(tries=0, next_attempt_at=None)
+    if reset_rounds:
+        values.update(rounds=0, next_attempt_at=None)
     result = session.execute(
         update(Contact)
         .where(Contact.campaign_id == campaign.id, Contact.status.in_(old))

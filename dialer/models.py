@@ -77,7 +77,8 @@ class AttemptOutcome(enum.StrEnum):
 
     REQUESTING = "requesting"  # committed before the request; no answer recorded yet
     PLACED = "placed"  # the provider returned a call_session_id
-    TRANSIENT = "transient"  # network / 5xx / internal_error: may be tried again
+    TRANSIENT = "transient"  # a cut reply / 5xx / internal_error: may be tried again
+    UNREACHABLE = "unreachable"  # never reached the provider (refused, DNS, TLS, connect timeout)
     RATE_LIMITED = "rate_limited"  # limit_exceeded: costs the contact nothing
     CONTACT_ERROR = "contact_error"  # this contact can never be called (invalid, own number)
     BLACKLISTED = "blacklisted"  # contact_in_blacklist
@@ -139,8 +140,10 @@ class Contact(Base):
     status: Mapped[ContactStatus] = mapped_column(
         _enum(ContactStatus, "contact_status"), default=ContactStatus.PENDING
     )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)  # API requests made for it
-    tries: Mapped[int] = mapped_column(Integer, default=0)  # rounds counted against [retry]
+    # start.* requests that counted for it (feeds its next external_id): every one sent, less
+    # those refused for the account's or the campaign's sake or that never reached the provider.
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    rounds: Mapped[int] = mapped_column(Integer, default=0)  # rounds used of [retry] attempts
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

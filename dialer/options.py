@@ -25,14 +25,17 @@ class Window:
 
 @dataclass(frozen=True)
 class Retry:
-    """How many rounds a contact gets, and the delays (seconds) between them; the last repeats."""
+    """How many rounds a contact gets (the file's `attempts`), and the delays (seconds) between
+    them; the last delay repeats."""
 
-    attempts: int = 3
+    rounds: int = 3
     delays: tuple[float, ...] = (600.0,)
 
-    def delay_after(self, tries: int) -> float:
-        """The delay before the next round, after `tries` rounds are done (1-based)."""
-        index = min(max(tries, 1), len(self.delays)) - 1
+    def schedule_in(self, rounds_done: int) -> float | None:
+        """Seconds until the next round after `rounds_done` rounds, or None when none is left."""
+        if rounds_done >= self.rounds:
+            return None
+        index = min(max(rounds_done, 1), len(self.delays)) - 1
         return self.delays[index]
 
 
@@ -60,7 +63,7 @@ class CampaignOptions:
                 "days": list(self.window.days),
                 "hours": [list(h) for h in self.window.hours],
             },
-            "retry": {"attempts": self.retry.attempts, "delays": list(self.retry.delays)},
+            "retry": {"rounds": self.retry.rounds, "delays": list(self.retry.delays)},
             "pace": {"calls_per_minute": self.pace.calls_per_minute},
         }
 
@@ -78,7 +81,7 @@ class CampaignOptions:
             hours=tuple((int(a), int(b)) for a, b in w.get("hours", Window.hours)),
         )
         retry = Retry(
-            attempts=int(r.get("attempts", Retry.attempts)),
+            rounds=int(r.get("rounds", Retry.rounds)),
             delays=tuple(float(d) for d in r.get("delays", Retry.delays)),
         )
         return cls(

@@ -73,11 +73,6 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     return parse_phone(raw, region).digits
 
 
-def timezone_of(digits: str) -> str | None:
-    """The IANA time zone of a normalized number, or None when unknown or ambiguous."""
-    return _single_zone(phone_timezone.time_zones_for_number(phonenumbers.parse("+" + digits)))
-
-
 def _zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
     # What time_zones_for_number does, without computing the number type a second time.
     code = number.country_code or 0  # always set once parsed

@@ -1,30 +1,77 @@
-"""The one retry policy for transient Call API failures (capped, jittered, bounded twice).
+"""Every retry and wait of the dialing engine, with all their bounds, in one place (tenacity).
 
-Business code never sleeps or loops on errors itself: it asks `transient_retrying()` for a
-tenacity controller. Retries stop after `transient_attempts` tries *or* `transient_max_seconds`,
-whichever comes first; the waits grow exponentially with full jitter up to `backoff_max`.
-`DIALER_BACKOFF=off` removes the waits (tests), keeping the bounds.
+Business code never sleeps or loops: a step that cannot go on raises, and runs under one of the
+controllers below, which decide whether to try it again and after how long.
+
+    request_retrying   a start.* request: errors the policy retries at once, with capped,
+                       jittered backoff; at most `transient_attempts` tries and
+                       `transient_max_seconds`
+    budget_retrying    a turn short of points: a reset at most `max_wait` seconds away is waited
+                       for in place; a later one propagates, and the contact is handed back
+    lookup_retrying    a `list.calls` look-up (a read): every transient failure with backoff and
+                       every wait the provider or the budget names, within LOOKUP_ATTEMPTS tries
+                       and LOOKUP_MAX_SECONDS (`list.calls` lists active calls only)
+    report_retrying    a Data API report page (a read): transient failures with backoff, within
+                       the request bounds; `limit_exceeded` goes to the caller, who paces the
+                       Data API's own budget
+
+A wait that the provider or the budget names is an error carrying its delay, like dramatiq's
+`Retry(delay)`: `RetryAfter` (ours) and `RateLimitError.retry_after` (the provider's).
+`DIALER_BACKOFF=off` removes the backoff (tests) and keeps every bound; named waits are always
+kept, through the injected `sleep`, so that a test's clock moves with them.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
+    stop_before_delay,
     wait_none,
     wait_random_exponential,
 )
 from tenacity.wait import wait_base
 
-from dialer.callapi.errors import CallApiError, Handling
+from dialer.callapi.errors import CallApiError, Handling, RateLimitError
 from dialer.config import Settings
 
+Sleep = Callable[[float], None]
+RetryIf = Callable[[BaseException], bool]
 
-def is_transient(exc: BaseException) -> bool:
-    """True for an error the same request may get past by trying again soon."""
-    return isinstance(exc, CallApiError) and exc.handling is Handling.TRANSIENT
+# Points for a turn: how many resets in a row a worker waits for in place before handing back.
+BUDGET_WAITS = 5
+# A look-up is a read: it may be tried again after anything but a definite refusal, this often...
+LOOKUP_ATTEMPTS = 10
+# ... and for this long at most, since `list.calls` shows active calls only.
+LOOKUP_MAX_SECONDS = 60.0
+# A `limit_exceeded` that names no reset is asked again after this long.
+DEFAULT_RATE_WAIT = 1.0
+# The shortest named wait, so that a reset due right now is not spun on.
+_MIN_WAIT = 0.01
+
+
+class RetryAfter(Exception):
+    """Not now, nothing wrong: try again after `delay` seconds (the reason is for people)."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        self.delay = max(delay, _MIN_WAIT)
+        self.reason = reason
+        super().__init__(f"{reason}: try again in {self.delay:.1f} s")
+
+
+def named_delay(exc: BaseException | None) -> float | None:
+    """The wait an error names itself (ours or the provider's reset), if it names one."""
+    if isinstance(exc, RetryAfter):
+        return exc.delay
+    if isinstance(exc, RateLimitError):
+        return max(exc.retry_after or DEFAULT_RATE_WAIT, _MIN_WAIT)
+    return None
 
 
 def backoff(settings: Settings) -> wait_base:
@@ -34,12 +81,74 @@ def backoff(settings: Settings) -> wait_base:
     return wait_random_exponential(multiplier=settings.backoff_initial, max=settings.backoff_max)
 
 
-def transient_retrying(settings: Settings) -> Retrying:
-    """A tenacity controller that retries transient errors only, and re-raises the last one."""
+def _named_or(fallback: wait_base) -> Callable[[RetryCallState], float]:
+    """Wait what the error names, else the fallback's backoff."""
+
+    def wait(state: RetryCallState) -> float:
+        delay = named_delay(state.outcome.exception() if state.outcome else None)
+        return delay if delay is not None else float(fallback(state))
+
+    return wait
+
+
+def request_retrying(settings: Settings, retry_if: RetryIf, sleep: Sleep) -> Retrying:
+    """Tries of one start.* request: the errors `retry_if` accepts, then the last one re-raised."""
+    return Retrying(
+        retry=retry_if_exception(retry_if),
+        stop=stop_after_attempt(settings.transient_attempts)
+        | stop_after_delay(settings.transient_max_seconds),
+        wait=backoff(settings),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def budget_retrying(max_wait: float, sleep: Sleep) -> Retrying:
+    """Waits in place for points that come back within `max_wait` seconds; a longer wait raises."""
+    return Retrying(
+        retry=retry_if_exception(lambda e: isinstance(e, RetryAfter) and e.delay <= max_wait),
+        stop=stop_after_attempt(BUDGET_WAITS + 1),
+        wait=_named_or(wait_none()),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def _worth_reading_again(exc: BaseException) -> bool:
+    """A read may be repeated after anything but a definite refusal: transport failures, 5xx and
+    HTML pages, internal errors, and waits for points."""
+    if isinstance(exc, RetryAfter):
+        return True
+    return isinstance(exc, CallApiError) and exc.handling in (
+        Handling.TRANSIENT,
+        Handling.AMBIGUOUS,
+        Handling.RATE,
+    )
+
+
+def lookup_retrying(settings: Settings, sleep: Sleep) -> Retrying:
+    """Tries of one `list.calls` look-up; gives up (re-raising) before it would outlast its use."""
+    return Retrying(
+        retry=retry_if_exception(_worth_reading_again),
+        stop=stop_after_attempt(LOOKUP_ATTEMPTS) | stop_before_delay(LOOKUP_MAX_SECONDS),
+        wait=_named_or(backoff(settings)),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for a failure that the same read gets past by being sent again soon."""
+    return isinstance(exc, CallApiError) and exc.handling is Handling.TRANSIENT
+
+
+def report_retrying(settings: Settings, sleep: Sleep = time.sleep) -> Retrying:
+    """Tries of one Data API report page; the last failure is re-raised."""
     return Retrying(
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(settings.transient_attempts)
         | stop_after_delay(settings.transient_max_seconds),
         wait=backoff(settings),
+        sleep=sleep,
         reraise=True,
     )

@@ -1,6 +1,6 @@
 """The Data API v2.0 client: `get.calls_report` and `get.call_legs_report`, filtered and paged.
 
-    client = DataApiClient.from_settings(settings, retrying=transient_retrying(settings))
+    client = DataApiClient.from_settings(settings, retrying=report_retrying(settings))
     query = partial(client.calls_report, since, until, filter=is_in("call_api_external_id", ids))
     for page in client.pages(query):
         ...  # page.rows, page.total_items, page.limits
@@ -199,7 +199,7 @@ class DataApiClient(EndpointClient):
         retrying: Retrying | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> DataApiClient:
-        """A client for the Data API settings; pass `dialer.retry.transient_retrying(settings)`."""
+        """A client for the Data API settings; pass `dialer.retry.report_retrying(settings)`."""
         return cls(DataApiConfig.from_settings(settings), retrying=retrying, transport=transport)
 
     # --- the reports ---------------------------------------------------------------------------

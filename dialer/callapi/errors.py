@@ -15,7 +15,7 @@ The tree::
         ├── AuthError               access_token_* / auth_error
         ├── ContactError            this contact can never be called
         │   └── BlacklistedError    contact_in_blacklist
-        ├── CampaignError           the campaign cannot go on (unknown number, scenario, ...)
+        ├── CampaignFatalError      the campaign cannot go on (unknown number, scenario, ...)
         ├── DataApiAccessError      the Data API is closed to this key or machine (component, IP)
         └── RequestError            the request itself is wrong (a bug on our side)
             ├── DateIntervalError   date_interval_limit_reached: a report over more than 3 months
@@ -25,7 +25,7 @@ Errors are classified by **mnemonic**, never by code alone: the docs give `conta
 as -32602 on some pages and -32002 on others. An unknown mnemonic falls back to its code group.
 The Data API reads a few mnemonics and code groups otherwise (`DATA_API_MNEMONICS`): there an
 IP or component refusal means "no reports", never "stop the campaign".
-Every class has exactly one `Handling`, which the dialing engine acts on.
+Every class has exactly one `Handling`; `dialer.policy` says what follows from each.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class BlacklistedError(ContactError):
     """The contact is on the account's blacklist."""
 
 
-class CampaignError(ApiError):
+class CampaignFatalError(ApiError):
     """The campaign cannot go on until someone fixes its definition or the account."""
 
     handling = Handling.CAMPAIGN
@@ -198,15 +198,15 @@ MNEMONICS: dict[str, type[ApiError]] = {
     "own_virtual_phone_number_not_allowed": ContactError,
     # The TTS text is filled from each contact's columns, so its length is the contact's own.
     "tts_text_exceeded": ContactError,
-    "virtual_phone_number_not_found": CampaignError,
-    "scenario_not_found": CampaignError,
-    "media_file_not_found": CampaignError,
-    "employee_not_found": CampaignError,
-    "no_active_phone_number": CampaignError,
-    "component_disabled": CampaignError,
-    "ip_not_whitelisted": CampaignError,
-    "forbidden": CampaignError,
-    "account_inactive": CampaignError,
+    "virtual_phone_number_not_found": CampaignFatalError,
+    "scenario_not_found": CampaignFatalError,
+    "media_file_not_found": CampaignFatalError,
+    "employee_not_found": CampaignFatalError,
+    "no_active_phone_number": CampaignFatalError,
+    "component_disabled": CampaignFatalError,
+    "ip_not_whitelisted": CampaignFatalError,
+    "forbidden": CampaignFatalError,
+    "account_inactive": CampaignFatalError,
     "parse_error": RequestError,
     "invalid_request": RequestError,
     "method_not_found": RequestError,
@@ -221,8 +221,8 @@ MNEMONICS: dict[str, type[ApiError]] = {
     "notifications_not_supported": RequestError,
     # The Data API's spellings and its get.* methods' own errors.
     "batch_operations_not_supported": RequestError,
-    "method_component_disabled": CampaignError,
-    "parameter_component_disabled": CampaignError,
+    "method_component_disabled": CampaignFatalError,
+    "parameter_component_disabled": CampaignFatalError,
     "date_interval_limit_reached": DateIntervalError,
     "filter_prohibited": FilterProhibitedError,
     "sort_prohibited": FilterProhibitedError,
@@ -246,10 +246,10 @@ CODE_GROUPS: dict[int, type[ApiError]] = {
     -32029: RateLimitError,
     -32001: AuthError,
     -32002: ContactError,  # security rules forbid this direction, or the blacklist
-    -32003: CampaignError,
-    -32007: CampaignError,
-    -32008: CampaignError,
-    -32009: CampaignError,
+    -32003: CampaignFatalError,
+    -32007: CampaignFatalError,
+    -32008: CampaignFatalError,
+    -32009: CampaignFatalError,
 }
 
 DATA_API_CODE_GROUPS: dict[int, type[ApiError]] = {

@@ -122,7 +122,7 @@ def _contact_info(contact: Contact) -> dict[str, Any]:
     return {
         "phone": contact.phone,
         "status": str(contact.status),
-        "attempts": contact.attempts,
+        "attempts": contact.requests,
         "last_attempt_at": iso(contact.last_attempt_at),
         "next_attempt_at": iso(contact.next_attempt_at),
         "error_mnemonic": contact.error_mnemonic,

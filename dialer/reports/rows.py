@@ -58,7 +58,7 @@ def _latest_attempt(column: Any) -> Any:
 COLUMNS: tuple[Column, ...] = (
     Column("phone", Kind.PHONE, Contact.phone),
     Column("status", Kind.TEXT, Contact.status),
-    Column("attempts", Kind.NUMBER, Contact.attempts),
+    Column("attempts", Kind.NUMBER, Contact.requests),
     Column("external_id", Kind.TEXT, _latest_attempt(Attempt.external_id)),
     Column("call_session_id", Kind.ID, _latest_attempt(Attempt.call_session_id)),
     Column("error_mnemonic", Kind.TEXT, Contact.error_mnemonic),

@@ -23,7 +23,6 @@ from dialer.db import utcnow
 from dialer.models import (
     FINAL_STATUSES,
     Attempt,
-    AttemptOutcome,
     Budget,
     Campaign,
     CampaignState,
@@ -31,6 +30,7 @@ from dialer.models import (
     ContactStatus,
 )
 from dialer.options import CampaignOptions, Window
+from dialer.policy import taken_up
 from dialer.reports.messages import Texts
 from dialer.reports.summary import TO_DIAL, iso, status_counts
 from dialer.reports.zone import ShownZone, campaign_zone
@@ -196,7 +196,7 @@ def recent_rate(
         select(func.count(), func.min(Attempt.requested_at)).where(
             Attempt.campaign_id == campaign.id,
             Attempt.requested_at >= since,
-            Attempt.outcome != AttemptOutcome.RATE_LIMITED,
+            taken_up(),
         )
     ).one()
     span = (now - since).total_seconds() / 60.0

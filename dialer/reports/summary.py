@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from dialer.models import Attempt, AttemptOutcome, Campaign, Contact, ContactStatus
+from dialer.models import Attempt, Campaign, Contact, ContactStatus
+from dialer.policy import taken_up
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in ContactStatus)
 TO_DIAL: frozenset[str] = frozenset({"pending", "queued", "dialing"})
@@ -108,10 +109,6 @@ def failed_by_error(session: Session, campaign_id: int) -> dict[str, int]:
     return {mnemonic or "(none)": n for mnemonic, n in rows}
 
 
-def _spent_points() -> ColumnElement[bool]:
-    return Attempt.outcome != AttemptOutcome.RATE_LIMITED
-
-
 def campaign_summary(session: Session, campaign: Campaign) -> Summary:
     """Compute the summary of `campaign` with a handful of aggregate queries."""
     outcomes = {
@@ -124,7 +121,7 @@ def campaign_summary(session: Session, campaign: Campaign) -> Summary:
     }
     first, last, calls = session.execute(
         select(func.min(Attempt.requested_at), func.max(Attempt.requested_at), func.count()).where(
-            Attempt.campaign_id == campaign.id, _spent_points()
+            Attempt.campaign_id == campaign.id, taken_up()
         )
     ).one()
     return Summary(
@@ -178,7 +175,7 @@ def calls_per_minute_series(session: Session, campaign_id: int) -> list[MinutePo
     limit = func.max(Attempt.limits["minute_limit"].as_integer())
     rows = session.execute(
         select(minute, func.count(), limit)
-        .where(Attempt.campaign_id == campaign_id, _spent_points())
+        .where(Attempt.campaign_id == campaign_id, taken_up())
         .group_by(minute)
         .order_by(minute)
     )

@@ -16,7 +16,7 @@ from dialer.callapi.client import CallApiClient
 from dialer.callapi.dataapi import DataApiClient, DataApiConfig
 from dialer.callapi.filters import all_of, equals, is_in, like
 from dialer.config import load_settings
-from dialer.retry import transient_retrying
+from dialer.retry import report_retrying
 from dialer.secrets import Secret
 from dialer.simulator import (
     DEFAULT_ACCESS_TOKEN,
@@ -65,7 +65,7 @@ class Campaign:
         data_config.setdefault("access_token", key)
         self.data = DataApiClient(
             DataApiConfig(url=server.data_url, read_timeout=5.0, **data_config),
-            retrying=transient_retrying(settings),
+            retrying=report_retrying(settings),
             clock=clock,
         )
         closing.extend([self.calls, self.data])

@@ -188,7 +188,7 @@ def report_campaign(
             error_mnemonic=mnemonic,
             limits=seen,
         )
-        contact.attempts = 2 if status is s.PLACED else 1
+        contact.requests = 2 if status is s.PLACED else 1
         contact.last_attempt_at = at
     session.flush()
     return campaign

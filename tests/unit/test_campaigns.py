@@ -61,7 +61,7 @@ def test_a_good_file_is_parsed_into_params_and_options() -> None:
     window = spec.options.window
     assert window.days == (0, 1, 2, 3, 4)
     assert window.hours == ((540, 780), (840, 1440))
-    assert spec.options.retry.attempts == 3
+    assert spec.options.retry.rounds == 3
     assert spec.options.retry.delays == (300.0, 900.0, 30.0, 7200.0)
     assert spec.options.pace.calls_per_minute == 30
     assert CampaignOptions.from_json(spec.options.to_json()) == spec.options

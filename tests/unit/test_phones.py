@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.phones import InvalidPhoneError, normalize_phone, parse_phone, timezone_of
+from dialer.phones import InvalidPhoneError, normalize_phone, parse_phone
 
 
 @pytest.mark.parametrize(
@@ -47,4 +47,4 @@ def test_time_zone_only_when_unambiguous() -> None:
     assert parse_phone("8 (495) 123-45-67").timezone == "Europe/Moscow"
     # Russian mobile ranges span many zones: no guess.
     assert parse_phone("8 (926) 000-00-01").timezone is None
-    assert timezone_of("442079460018") == "Europe/London"
+    assert parse_phone("+44 20 7946 0018").timezone == "Europe/London"

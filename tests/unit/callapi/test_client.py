@@ -253,7 +253,7 @@ def test_json_rpc_error_under_http_4xx_is_the_typed_error() -> None:
     api = FakeApi(
         lambda body: httpx.Response(400, json={**fail("forbidden", -32003), "id": body["id"]})
     )
-    with pytest.raises(errors.CampaignError) as caught:
+    with pytest.raises(errors.CampaignFatalError) as caught:
         keyed(api).release_call(1)
     assert caught.value.mnemonic == "forbidden"
 

@@ -63,7 +63,7 @@ def client_for(api: FakeApi, *, retrying: Retrying | None = None, **config: Any)
 
 
 def retry_three_times() -> Retrying:
-    """The shape of `dialer.retry.transient_retrying`, without waits."""
+    """The shape of `dialer.retry.report_retrying`, without waits."""
     return Retrying(
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(3),

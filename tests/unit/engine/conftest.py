@@ -119,7 +119,7 @@ def add_campaign(
     text: str = "Здравствуйте, {name}!",
 ) -> tuple[int, list[int]]:
     """A running informer campaign with one contact per phone; returns the ids."""
-    options = options or CampaignOptions(retry=Retry(attempts=2, delays=(60.0,)))
+    options = options or CampaignOptions(retry=Retry(rounds=2, delays=(60.0,)))
     with transaction(engine) as session:
         campaign = Campaign(
             name=name,

@@ -63,7 +63,7 @@ def test_a_queued_contact_is_placed_and_its_attempt_recorded(
 
     assert outcome.status == "placed"
     placed = contact(sqlite_engine, cid)
-    assert (placed.status, placed.attempts, placed.tries) == (ContactStatus.PLACED, 1, 1)
+    assert (placed.status, placed.requests, placed.rounds) == (ContactStatus.PLACED, 1, 1)
     [attempt] = attempts(sqlite_engine, cid)
     assert attempt.outcome == AttemptOutcome.PLACED
     assert attempt.external_id.startswith(f"dialer-{cid}-1-")
@@ -143,7 +143,7 @@ def test_a_transient_error_is_retried_with_a_new_attempt(
     assert (first.outcome, first.error_mnemonic) == (AttemptOutcome.TRANSIENT, "internal_error")
     assert second.outcome == AttemptOutcome.PLACED
     assert first.external_id != second.external_id
-    assert contact(sqlite_engine, cid).attempts == 2
+    assert contact(sqlite_engine, cid).requests == 2
 
 
 def test_transient_errors_past_the_policy_reschedule_then_fail_the_contact(
@@ -155,14 +155,14 @@ def test_transient_errors_past_the_policy_reschedule_then_fail_the_contact(
 
     assert dialing.place_call(dialer, cid).status == "pending"
     rescheduled = contact(sqlite_engine, cid)
-    assert rescheduled.tries == 1
+    assert rescheduled.rounds == 1
     assert rescheduled.next_attempt_at == clock.now + dt.timedelta(seconds=60)
     assert len(attempts(sqlite_engine, cid)) == dialer.settings.transient_attempts
 
     queue(sqlite_engine, cid)
     assert dialing.place_call(dialer, cid).status == "failed"
     failed = contact(sqlite_engine, cid)
-    assert (failed.status, failed.tries) == (ContactStatus.FAILED, 2)
+    assert (failed.status, failed.rounds) == (ContactStatus.FAILED, 2)
     assert failed.error_mnemonic == "bad_reply"
 
 
@@ -217,7 +217,7 @@ def test_limit_exceeded_costs_no_attempt_and_waits_for_the_reset(
     assert dialing.place_call(dialer, ids[10]).status == "rate limited"
 
     waiting = contact(sqlite_engine, ids[10])
-    assert (waiting.status, waiting.attempts, waiting.tries) == (ContactStatus.PENDING, 0, 0)
+    assert (waiting.status, waiting.requests, waiting.rounds) == (ContactStatus.PENDING, 0, 0)
     assert waiting.next_attempt_at is not None
     assert waiting.next_attempt_at > clock.now
     with transaction(sqlite_engine) as session:
@@ -278,7 +278,7 @@ def test_a_campaign_fatal_error_pauses_the_campaign_and_loses_nothing(
     assert paused.pause_reason is not None
     assert paused.pause_reason.startswith("virtual_phone_number_not_found")
     back = contact(sqlite_engine, cid)
-    assert (back.status, back.attempts, back.tries) == (ContactStatus.PENDING, 0, 0)
+    assert (back.status, back.requests, back.rounds) == (ContactStatus.PENDING, 0, 0)
 
 
 def test_a_contact_error_fails_only_that_contact(dialer: Dialer, sqlite_engine: Engine) -> None:

@@ -1,21 +1,31 @@
 """Every error the provider can answer a start.* request with, as the engine handles it:
-campaign-fatal ones pause the campaign and lose nothing; contact ones end that contact."""
+campaign-fatal ones pause the campaign and lose nothing; contact ones end that contact; a
+provider that cannot be reached pauses the campaign, keeping every contact."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from dialer import dialing
+from dialer import dialing, policy
 from dialer.callapi.client import CallApiClient
 from dialer.callapi.errors import MNEMONICS, Handling
 from dialer.config import Settings
 from dialer.db import transaction
 from dialer.dialing import Dialer
-from dialer.models import Campaign, CampaignState, Contact, ContactStatus
+from dialer.models import (
+    Attempt,
+    AttemptOutcome,
+    Budget,
+    Campaign,
+    CampaignState,
+    Contact,
+    ContactStatus,
+)
 from tests.unit.engine.conftest import Clock, add_campaign, phones
 from tests.unit.engine.test_dialing import queue
 
@@ -61,7 +71,7 @@ def test_a_campaign_fatal_answer_pauses_the_campaign_with_the_reason(
     assert campaign.pause_reason is not None
     assert campaign.pause_reason.startswith(mnemonic)
     # Nothing lost: the contact waits, its rounds untouched, for `resume`.
-    assert (contact.status, contact.attempts, contact.tries) == (ContactStatus.PENDING, 0, 0)
+    assert (contact.status, contact.requests, contact.rounds) == (ContactStatus.PENDING, 0, 0)
 
 
 @pytest.mark.parametrize("mnemonic", ENDING)
@@ -75,3 +85,70 @@ def test_a_contact_answer_ends_only_that_contact(
         ContactStatus.BLACKLISTED if mnemonic == "contact_in_blacklist" else ContactStatus.FAILED
     )
     assert (contact.status, contact.error_mnemonic) == (expected, mnemonic)
+
+
+def unreachable(fails: Callable[[int], bool]) -> httpx.MockTransport:
+    """A provider whose n-th request (from 0) cannot be connected to when `fails(n)`; the others
+    are placed."""
+    count = [0]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        n, count[0] = count[0], count[0] + 1
+        if fails(n):
+            raise httpx.ConnectError("connection refused", request=request)
+        body = json.loads(request.content)
+        result = {"data": {"call_session_id": 1000 + n}}
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+    return httpx.MockTransport(handle)
+
+
+def dial_all(
+    transport: httpx.MockTransport, engine: Engine, settings: Settings, clock: Clock, count: int
+) -> tuple[Campaign, list[Contact]]:
+    """Queue `count` contacts and dial each in turn; reload the campaign and the contacts."""
+    _, ids = add_campaign(engine, phones(count))
+    queue(engine, *ids)
+    client = CallApiClient.from_settings(settings, transport=transport)
+    dialer = Dialer(settings, engine, client, now=clock, sleep=clock.sleep)
+    for cid in ids:
+        dialing.place_call(dialer, cid)
+    with transaction(engine) as session:
+        contacts = [session.get_one(Contact, cid) for cid in ids]
+        return session.scalars(select(Campaign)).one(), contacts
+
+
+def test_an_unreachable_provider_pauses_the_campaign_and_keeps_every_contact(
+    sqlite_engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    campaign, contacts = dial_all(unreachable(lambda n: True), sqlite_engine, settings, clock, 4)
+
+    assert campaign.state == CampaignState.PAUSED
+    assert campaign.pause_reason is not None
+    assert campaign.pause_reason.startswith(
+        f"the Call API cannot be reached ({policy.UNREACHABLE_STREAK} tries in a row)"
+    )
+    assert "connection refused" in campaign.pause_reason
+    assert {(c.status, c.requests, c.rounds) for c in contacts} == {(ContactStatus.PENDING, 0, 0)}
+    with transaction(sqlite_engine) as session:
+        outcomes = list(session.scalars(select(Attempt.outcome)))
+        assert outcomes == [AttemptOutcome.UNREACHABLE] * policy.UNREACHABLE_STREAK
+        # Nothing reached the provider, so every reserved point went back.
+        assert session.scalars(select(Budget)).one().minute_remaining == 10
+
+
+def test_a_provider_that_is_reached_now_and_then_is_not_paused(
+    sqlite_engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    streak = policy.UNREACHABLE_STREAK
+    # Every `streak`-th request gets through: never `streak` failures in a row.
+    transport = unreachable(lambda n: n % streak != streak - 1)
+    campaign, contacts = dial_all(transport, sqlite_engine, settings, clock, 3)
+
+    assert campaign.state == CampaignState.RUNNING
+    placed = [c for c in contacts if c.status == ContactStatus.PLACED]
+    waiting = [c for c in contacts if c.status == ContactStatus.PENDING]
+    assert len(placed) + len(waiting) == len(contacts)
+    assert placed
+    # A contact whose every try failed to connect spent neither a request nor a round.
+    assert all((c.requests, c.rounds) == (0, 0) for c in waiting)

@@ -1,4 +1,4 @@
-"""Calling windows with fixed instants (no waiting): open, next opening, close, own zones."""
+"""Calling windows with fixed instants (no waiting): open, next opening, own zones."""
 
 from __future__ import annotations
 
@@ -29,11 +29,6 @@ def test_friday_evening_waits_for_monday_morning() -> None:
     assert windows.next_opening(WORKDAYS, friday_late, "Europe/Moscow") == utc(9, 6)
 
 
-def test_closes_at_the_end_of_the_current_range() -> None:
-    assert windows.closes_at(WORKDAYS, utc(2, 7), "Europe/Moscow") == utc(2, 10)
-    assert windows.closes_at(WORKDAYS, utc(2, 10, 30), "Europe/Moscow") is None
-
-
 def test_a_contact_in_vladivostok_has_its_own_morning() -> None:
     own = Window(contact_timezone=True, hours=((9 * 60, 21 * 60),))
     at = utc(2, 6)  # 09:00 in Moscow, 16:00 in Vladivostok
@@ -57,3 +52,8 @@ def test_daylight_saving_zones_use_local_wall_time() -> None:
     monday = dt.datetime(2026, 3, 30, 7, 0, tzinfo=dt.UTC)
     assert windows.is_open(berlin, monday, "Europe/Berlin")
     assert not windows.is_open(berlin, monday - dt.timedelta(minutes=1), "Europe/Berlin")
+
+
+def test_closes_at_the_end_of_the_current_range() -> None:
+    assert windows.closes_at(WORKDAYS, utc(2, 7), "Europe/Moscow") == utc(2, 10)
+    assert windows.closes_at(WORKDAYS, utc(2, 10, 30), "Europe/Moscow") is None

@@ -18,7 +18,7 @@ def tried_twice(session: Session) -> Session:
     """A contact with a transient failure and then a placed call."""
     campaign = add_campaign(session)
     contact = add_contact(
-        session, campaign, "79260000001", ContactStatus.PLACED, {"имя": "Иван"}, attempts=2
+        session, campaign, "79260000001", ContactStatus.PLACED, {"имя": "Иван"}, requests=2
     )
     add_attempt(
         session,

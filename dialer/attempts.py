@@ -1,0 +1,242 @@
+"""The named database operations of a turn: each state change of an attempt and its contact is
+one short transaction, applying its row of the policy table (`dialer.policy`).
+
+    open_attempt    commit the attempt row (with its external_id) and mark the contact `dialing`
+    close_attempt   record what the request came to; move the contact, pause the campaign, and
+                    give back the points, as the row says
+    end_round       the turn's tries of a request ran out: the row's move, applied now
+    hand_back       no points for a while: the contact goes back to the dispatcher
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from dialer import blacklist, pacing, policy
+from dialer.callapi.errors import ApiError, CallApiError, InvalidParams
+from dialer.callapi.limits import Limits
+from dialer.config import Settings
+from dialer.db import transaction
+from dialer.models import (
+    Attempt,
+    AttemptOutcome,
+    BlacklistSource,
+    Campaign,
+    CampaignState,
+    Contact,
+    ContactStatus,
+)
+from dialer.options import CampaignOptions
+from dialer.policy import Move, Pause, Rule, Verdict
+from dialer.retry import named_delay
+from dialer.secrets import redact
+from dialer.turn import Plan, Ticket, Turn
+
+log = logging.getLogger("dialer.attempts")
+
+
+def open_attempt(
+    engine: Engine, contact_id: int, expected: ContactStatus, plan: Plan, now: dt.datetime
+) -> int | None:
+    """Commit the attempt row and mark the contact `dialing`; None if it is no longer ours."""
+    with transaction(engine) as session:
+        contact = session.get(Contact, contact_id, with_for_update=True)
+        if contact is None or contact.status != expected:
+            return None
+        attempt = Attempt(
+            external_id=plan.params["external_id"],
+            contact_id=contact_id,
+            campaign_id=plan.campaign_id,
+            method=plan.method,
+            params=redact(plan.params),
+            requested_at=now,
+        )
+        session.add(attempt)
+        contact.status = ContactStatus.DIALING
+        contact.requests += 1
+        contact.last_attempt_at = now
+        session.flush()
+        return attempt.id
+
+
+def close_attempt(
+    engine: Engine,
+    settings: Settings,
+    ticket: Ticket,
+    verdict: Verdict,
+    now: dt.datetime,
+    *,
+    limits: Limits | None = None,
+    call_session_id: int | None = None,
+    error: CallApiError | None = None,
+) -> None:
+    """Record what the attempt came to (if it is still open) and apply the policy's row."""
+    rule = policy.rule_for(verdict)
+    with transaction(engine) as session:
+        closed = session.execute(
+            update(Attempt)
+            .where(Attempt.id == ticket.attempt_id, Attempt.outcome == AttemptOutcome.REQUESTING)
+            .values(
+                outcome=verdict,
+                answered_at=now,
+                call_session_id=call_session_id,
+                limits=limits.as_dict() if limits else None,
+                **_error_columns(error),
+            )
+        )
+        if getattr(closed, "rowcount", 0) != 1:
+            return  # someone else recorded it first, and settled its points
+        contact = session.get_one(Contact, ticket.contact_id, with_for_update=True)
+        campaign = session.get_one(Campaign, ticket.campaign_id)
+        _note_error(contact, error)
+        if not rule.counts_request:
+            contact.requests -= 1
+        if not rule.again_now:
+            _move(session, campaign, contact, rule, error, now)
+        _maybe_pause(session, campaign, rule, error, now)
+    refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
+    pacing.settle(engine, settings, now, limits, refund_of)
+
+
+def end_round(engine: Engine, contact_id: int, error: CallApiError, now: dt.datetime) -> Turn:
+    """The turn's tries of a request ran out on `error`: move the contact as its row says."""
+    rule = policy.rule_for(policy.outcome_of(error))
+    with transaction(engine) as session:
+        contact = session.get_one(Contact, contact_id, with_for_update=True)
+        if contact.status != ContactStatus.DIALING:
+            return Turn.SKIPPED
+        campaign = session.get_one(Campaign, contact.campaign_id)
+        moved_to = _move(session, campaign, contact, rule, error, now)
+        return Turn.FAILED if moved_to == ContactStatus.FAILED else Turn.RESCHEDULED
+
+
+def hand_back(engine: Engine, contact_id: int, expected: ContactStatus, until: dt.datetime) -> None:
+    """Give the contact back to the dispatcher until `until` (the budget's reset)."""
+    with transaction(engine) as session:
+        session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id, Contact.status == expected)
+            .values(status=ContactStatus.PENDING, next_attempt_at=until)
+        )
+
+
+def _move(
+    session: Session,
+    campaign: Campaign,
+    contact: Contact,
+    rule: Rule,
+    error: CallApiError | None,
+    now: dt.datetime,
+) -> ContactStatus:
+    """Set the contact's status as the rule says; returns it."""
+    if rule.counts_round:
+        contact.rounds += 1
+    match rule.contact:
+        case Move.PLACED:
+            contact.status = ContactStatus.PLACED
+            contact.error_mnemonic = contact.error_message = None
+        case Move.UNKNOWN:
+            contact.status = ContactStatus.UNKNOWN
+        case Move.FAILED:
+            contact.status = ContactStatus.FAILED
+        case Move.BLACKLISTED:
+            contact.status = ContactStatus.BLACKLISTED
+            blacklist.add_numbers(
+                session, [contact.phone], BlacklistSource.PROVIDER, "contact_in_blacklist"
+            )
+        case Move.REDIAL:
+            retry = CampaignOptions.from_json(campaign.options).retry
+            delay = retry.schedule_in(contact.rounds)
+            if delay is None:
+                contact.status = ContactStatus.FAILED
+            else:
+                contact.status = ContactStatus.PENDING
+                contact.next_attempt_at = now + dt.timedelta(seconds=delay)
+        case Move.AFTER_RESET:
+            contact.status = ContactStatus.PENDING
+            wait = named_delay(error) or 0.0
+            contact.next_attempt_at = now + dt.timedelta(seconds=wait)
+        case Move.HOLD:
+            contact.status = ContactStatus.PENDING
+    return contact.status
+
+
+def _maybe_pause(
+    session: Session, campaign: Campaign, rule: Rule, error: CallApiError | None, now: dt.datetime
+) -> None:
+    """Pause the campaign when the rule says so."""
+    match rule.pause:
+        case Pause.AT_ONCE:
+            pause(campaign, reason(error), now)
+        case Pause.AFTER_STREAK if _unreachable_streak(session, campaign.id):
+            streak = policy.UNREACHABLE_STREAK
+            pause(
+                campaign, f"the Call API cannot be reached ({streak} tries in a row): {error}", now
+            )
+
+
+def _unreachable_streak(session: Session, campaign_id: int) -> bool:
+    """Whether the campaign's latest answered requests all failed to reach the provider."""
+    latest = list(
+        session.scalars(
+            select(Attempt.outcome)
+            .where(
+                Attempt.campaign_id == campaign_id,
+                Attempt.outcome != AttemptOutcome.REQUESTING,
+            )
+            .order_by(Attempt.id.desc())
+            .limit(policy.UNREACHABLE_STREAK)
+        )
+    )
+    return len(latest) == policy.UNREACHABLE_STREAK and all(
+        outcome == AttemptOutcome.UNREACHABLE for outcome in latest
+    )
+
+
+def pause(campaign: Campaign, why: str, now: dt.datetime) -> None:
+    """Pause a running campaign with the reason, once."""
+    if campaign.state != CampaignState.RUNNING:
+        return
+    campaign.state = CampaignState.PAUSED
+    campaign.pause_reason = f"{why} (paused by the dialer at {now:%Y-%m-%d %H:%M} UTC)"
+    log.error("campaign %s paused: %s", campaign.name, campaign.pause_reason)
+
+
+def reason(error: CallApiError | None) -> str:
+    """The error as a pause reason: the provider's mnemonic first."""
+    if isinstance(error, ApiError):
+        field_note = f", field {error.field}" if error.field else ""
+        return f"{error.mnemonic or error.code}: {error.message}{field_note}"
+    return str(error)
+
+
+def _note_error(contact: Contact, error: CallApiError | None) -> None:
+    if error is not None:
+        columns = _error_columns(error)
+        contact.error_mnemonic = columns.get("error_mnemonic")
+        contact.error_message = columns.get("error_message")
+
+
+def _error_columns(error: CallApiError | None) -> dict[str, Any]:
+    if error is None:
+        return {}
+    if isinstance(error, ApiError):
+        return {
+            "error_code": error.code,
+            "error_mnemonic": error.mnemonic,
+            "error_message": error.message,
+        }
+    return {"error_mnemonic": _local_mnemonic(error), "error_message": str(error)}
+
+
+def _local_mnemonic(error: CallApiError) -> str:
+    """A mnemonic for an error the provider did not name (network, bad reply, our checks)."""
+    if isinstance(error, InvalidParams):
+        return error.mnemonic
+    name = type(error).__name__.removesuffix("Error")
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
