@@ -84,12 +84,23 @@ def test_contacts_import_prints_the_summary(sample: Path) -> None:
     result = run("contacts", "import", "order-ready", sample)
     assert result.exit_code == 0, result.output
     assert "read 20, imported 15, duplicates 2, blacklisted 2, rejected 3" in result.stdout
-    rejects = sample.with_name("contacts.csv.rejects.csv")
+    (rejects,) = sample.parent.glob("contacts.csv.rejects-*.csv")
     assert str(rejects) in result.stdout
-    assert rejects.exists()
     again = run("contacts", "import", "order-ready", sample, "--rejects", sample.parent / "r2.csv")
     assert "imported 0, duplicates 17" in again.stdout
     assert count(Contact) == 15
+
+
+def test_each_import_keeps_its_own_rejects_file(sample: Path) -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+    first = run("contacts", "import", "order-ready", sample)
+    second = run("contacts", "import", "order-ready", sample)
+    assert first.exit_code == second.exit_code == 0
+    paths = sorted(sample.parent.glob("contacts.csv.rejects-*.csv"))
+    assert len(paths) == 2  # the second import did not overwrite the first one's
+    assert all(str(path) in first.stdout + second.stdout for path in paths)
+    texts = {path.read_text(encoding="cp1251").count("\n") for path in paths}
+    assert texts == {6, 21}  # a header, then 5 rows not imported the first time, all 20 next
 
 
 def test_contacts_import_refuses_a_file_missing_a_placeholder_column(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,8 @@ from sqlalchemy.orm import Session
 
 from dialer.blacklist import add_numbers
 from dialer.campaigns import create_campaign, parse_campaign
-from dialer.contacts import (
-    ContactsImportError,
-    default_rejects_path,
-    detect_delimiter,
-    detect_encoding,
-    find_phone_column,
-    import_contacts,
-)
+from dialer.contacts import ContactsImportError, import_contacts
+from dialer.csvfiles import detect_delimiter, detect_encoding, find_phone_column
 from dialer.models import BlacklistSource, Campaign, Contact, ContactStatus
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "campaigns"
@@ -120,7 +115,9 @@ def test_rejects_file_holds_line_reason_and_row(session: Session, tmp_path: Path
     path = _write(tmp_path / "in.csv", text, "cp1251")
     summary = import_contacts(session, campaign, path)
     assert (summary.read, summary.imported, summary.rejected, summary.duplicates) == (5, 1, 3, 1)
-    assert summary.rejects_path == default_rejects_path(path) == tmp_path / "in.csv.rejects.csv"
+    assert summary.rejects_path is not None
+    assert re.fullmatch(r"in\.csv\.rejects-\d{8}-\d{6}\.csv", summary.rejects_path.name)
+    assert summary.rejects_path.parent == tmp_path
     rows = _rejects(summary.rejects_path, "cp1251", ";")
     assert rows[0] == ["line", "reason", "name", "phone"]
     by_line = {row[0]: row for row in rows[1:]}
@@ -139,7 +136,8 @@ def test_duplicates_across_batches_and_reimport_adds_nothing(
     path = _write(tmp_path / "c.csv", text)
     first = import_contacts(session, campaign, path, batch_size=2)
     assert (first.imported, first.duplicates) == (3, 2)
-    reasons = {row[0]: row[1] for row in _rejects(tmp_path / "c.csv.rejects.csv")[1:]}
+    assert first.rejects_path is not None
+    reasons = {row[0]: row[1] for row in _rejects(first.rejects_path)[1:]}
     assert reasons == {"5": "duplicate of line 2", "6": "duplicate of line 3"}
 
     again = import_contacts(session, campaign, path, rejects_path=tmp_path / "again.csv")
@@ -177,7 +175,7 @@ def test_a_missing_placeholder_column_imports_nothing(session: Session, tmp_path
     assert "{Имя}" in str(info.value)
     assert "{Заказ}" not in str(info.value)  # that column exists
     assert _contacts(session, campaign) == []
-    assert not default_rejects_path(path).exists()
+    assert not list(tmp_path.glob("c.csv.rejects*"))
 
 
 def test_time_zone_and_every_column_are_stored(session: Session, tmp_path: Path) -> None:
