@@ -80,6 +80,9 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    bomless = _bomless_utf16(sample)  # before UTF-8: ASCII in UTF-16 is valid UTF-8 too
+    if bomless is not None:
+        return bomless
     try:
         # Not final: the sample may end in the middle of a multi-byte character.
         codecs.getincrementaldecoder("utf-8")("strict").decode(sample, final=False)
@@ -87,10 +90,8 @@ def detect_encoding(sample: bytes) -> str:
         pass
     else:
         return "utf-8"
-    bomless = _bomless_utf16(sample)
-    if bomless is not None:
-        return bomless
-    return min(CYRILLIC_PAGES, key=lambda page: (_misreadings(sample, page), page != "cp1251"))
+    # min() keeps the first of equals: the order of CYRILLIC_PAGES breaks ties.
+    return min(CYRILLIC_PAGES, key=lambda page: _misreadings(sample, page))
 
 
 def _bomless_utf16(sample: bytes) -> str | None:
@@ -108,6 +109,8 @@ def _bomless_utf16(sample: bytes) -> str | None:
 
 
 def _misreadings(sample: bytes, page: str) -> int:
+    # All capitals is no sign: a file of small letters in KOI8-R reads as capitals in cp1251,
+    # byte for byte the same as a cp1251 file in capitals, and then the commoner page wins.
     text = sample.decode(page, errors="replace")
     return len(_ODD_CHAR.findall(text)) + len(_CASE_FLIP.findall(text))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -12,8 +13,19 @@ from sqlalchemy.orm import Session
 
 from dialer.blacklist import add_numbers
 from dialer.campaigns import create_campaign, parse_campaign
-from dialer.contacts import ContactsImportError, import_contacts
-from dialer.csvfiles import detect_delimiter, detect_encoding, find_phone_column
+from dialer.contacts import (
+    ContactsImportError,
+    RejectsWriter,
+    default_rejects_path,
+    import_contacts,
+)
+from dialer.csvfiles import (
+    CsvShape,
+    detect_delimiter,
+    detect_encoding,
+    find_phone_column,
+    open_csv,
+)
 from dialer.models import BlacklistSource, Campaign, Contact, ContactStatus
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "campaigns"
@@ -249,3 +261,81 @@ def test_progress_is_reported(session: Session, tmp_path: Path) -> None:
     )
     assert [rows for _, rows in calls] == [4, 8, 10]
     assert calls[-1][0] == path.stat().st_size
+
+
+def test_excel_unicode_text_is_imported(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session, "Здравствуйте, {Имя клиента}!")
+    path = _write(tmp_path / "u.txt", ROWS.replace(";", "\t").replace("\n", "\r\n"), "utf-16")
+    summary = import_contacts(session, campaign, path)
+    assert (summary.encoding, summary.delimiter, summary.imported) == ("utf-16", "\t", 2)
+    assert _contacts(session, campaign)[1].variables["Имя клиента"] == "Борис"
+
+
+def test_encoding_and_delimiter_given_replace_detection(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    path = _write(tmp_path / "c.csv", "phone|city\n89260000001|Zürich\n", "latin-1")
+    with pytest.raises(ContactsImportError, match=re.escape("no phone column among: phone|city")):
+        import_contacts(session, campaign, path)
+    summary = import_contacts(session, campaign, path, encoding="latin-1", delimiter="|")
+    assert (summary.encoding, summary.delimiter, summary.imported) == ("iso8859-1", "|", 1)
+    assert _contacts(session, campaign)[0].variables["city"] == "Zürich"
+
+
+def test_a_2_mb_field_rejects_only_its_row(session: Session, tmp_path: Path) -> None:
+    campaign = _campaign(session)
+    big = "x" * (2 * 2**20)
+    text = f"phone;note\n89260000001;ok\n89260000002;{big}\n89260000003;ok\n"
+    summary = import_contacts(session, campaign, _write(tmp_path / "c.csv", text))
+    assert (summary.read, summary.imported, summary.rejected) == (3, 2, 1)
+    assert summary.rejects_path is not None
+    with open_csv(summary.rejects_path) as rejected:  # beyond the csv module's own limit
+        ((_, row),) = rejected.rows
+    assert row[:2] == ["3", "a field of 2,097,152 characters (at most 131,072)"]
+    assert row[3] == big  # the row is kept whole in the rejects file
+
+
+def test_numbers_of_other_countries_are_counted_with_examples(
+    session: Session, tmp_path: Path
+) -> None:
+    campaign = _campaign(session)
+    foreign = ["+380 44 123 4567", "+7 701 234 5678", "+380 44 123 4568", "+380 44 123 4569"]
+    text = "phone\n89260000001\n" + "\n".join(foreign) + "\n+380441234567\n"
+    summary = import_contacts(session, campaign, _write(tmp_path / "c.csv", text))
+    assert (summary.imported, summary.foreign, summary.countries) == (5, 4, ("RU",))
+    assert summary.foreign_examples == [
+        "line 3: +380 44 123 4567 (UA)",
+        "line 4: +7 701 234 5678 (KZ)",
+        "line 5: +380 44 123 4568 (UA)",
+    ]
+
+
+def test_a_campaign_allowing_countries_counts_only_the_others(
+    session: Session, tmp_path: Path
+) -> None:
+    spec = parse_campaign(
+        CAMPAIGN.format(name="c", text="Здравствуйте!") + '[contacts]\ncountries = ["ru", "UA"]\n'
+    )
+    assert spec.options.contacts.countries == ("RU", "UA")
+    campaign = create_campaign(session, spec)
+    text = "phone\n89260000001\n+380441234567\n+77012345678\n"
+    summary = import_contacts(session, campaign, _write(tmp_path / "c.csv", text))
+    assert (summary.imported, summary.foreign, summary.countries) == (3, 1, ("RU", "UA"))
+    assert summary.foreign_examples == ["line 4: +7 701 234 5678 (KZ)"]
+
+
+def test_a_default_rejects_path_never_overwrites_an_earlier_file(tmp_path: Path) -> None:
+    when = dt.datetime(2026, 11, 23, 21, 5, 9)
+    path = default_rejects_path(tmp_path / "c.csv", when)
+    assert path.name == "c.csv.rejects-20261123-210509.csv"
+    written = []
+    for reason in ("first", "second", "third"):
+        writer = RejectsWriter(path, CsvShape("utf-8", ";"), ["phone"], keep_existing=True)
+        writer.write(2, ["12"], reason)
+        writer.close()
+        written.append(writer.path.name)
+    assert written == [
+        path.name,
+        "c.csv.rejects-20261123-210509-2.csv",
+        "c.csv.rejects-20261123-210509-3.csv",
+    ]
+    assert "first" in path.read_text(encoding="utf-8")
