@@ -27,8 +27,10 @@ def _write(path: Path, text: str, encoding: str) -> Path:
     return path
 
 
-def _read(path: Path, **options: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    with open_csv(path, **options) as rows:
+def _read(
+    path: Path, encoding: str | None = None, delimiter: str | None = None
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    with open_csv(path, encoding=encoding, delimiter=delimiter) as rows:
         return rows.header, list(rows.rows)
 
 
