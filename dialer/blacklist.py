@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from dialer.csvfiles import CsvFileError, Row, find_phone_column, open_csv
+from dialer.csvfiles import CsvFileError, Row, find_phone_column, open_csv, row_problem
 from dialer.db import utcnow
 from dialer.models import BlacklistEntry, BlacklistSource, Contact, ContactStatus
 from dialer.phones import DEFAULT_REGION, InvalidPhoneError, normalize_phone
@@ -146,10 +146,15 @@ def import_file(
         if first is None:
             return summary
         index, rows = _phone_index(first, csv_rows.rows, phone_column, region)
+        width, delimiter = len(first[1]), csv_rows.shape.delimiter
         batch: list[str] = []
         for line_no, row in rows:
             summary.read += 1
             value = row[index] if index < len(row) else ""
+            problem = row_problem(row, width, delimiter)
+            if problem is not None:
+                summary.rejected.append((line_no, value, problem))
+                continue
             try:
                 batch.append(normalize_phone(value, region))
             except InvalidPhoneError as exc:

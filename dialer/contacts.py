@@ -30,14 +30,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from dialer.csvfiles import (
-    MAX_FIELD_CHARS,
     CsvFileError,
     CsvRows,
     CsvShape,
     Row,
     find_phone_column,
-    longest_field,
     open_csv,
+    row_problem,
 )
 from dialer.db import utcnow
 from dialer.models import BlacklistEntry, Campaign, Contact, ContactStatus
@@ -269,21 +268,22 @@ class _Importer:
                 phones = [row[phone_index] if phone_index < len(row) else "" for _, row in chunk]
                 in_flight.append((chunk, parser.submit(phones)))
                 if len(in_flight) > workers:
-                    self._import_chunk(csv_rows.header, *in_flight.popleft())
+                    self._import_chunk(csv_rows, *in_flight.popleft())
                     if progress is not None:
                         progress(csv_rows.bytes_read(), self.summary.read)
             while in_flight:
-                self._import_chunk(csv_rows.header, *in_flight.popleft())
+                self._import_chunk(csv_rows, *in_flight.popleft())
                 if progress is not None:
                     progress(csv_rows.bytes_read(), self.summary.read)
         self.mark_blacklisted()
 
     def _import_chunk(
         self,
-        header: list[str],
+        csv_rows: CsvRows,
         chunk: list[Row],
         parsed: Future[list[ParsedPhone]],
     ) -> None:
+        header, delimiter = csv_rows.header, csv_rows.shape.delimiter
         width = len(header)
         batch: list[_Pending] = []
         for (line_no, row), phone in zip(chunk, parsed.result(), strict=True):
@@ -291,10 +291,9 @@ class _Importer:
             if len(row) > width:
                 self._reject(line_no, row, f"{len(row)} fields, the header has {width}")
                 continue
-            longest = longest_field(row)
-            if longest > MAX_FIELD_CHARS:
-                reason = f"a field of {longest:,} characters (at most {MAX_FIELD_CHARS:,})"
-                self._reject(line_no, row, reason)
+            problem = row_problem(row, width, delimiter)
+            if problem is not None:
+                self._reject(line_no, row, problem)
                 continue
             if len(row) < width:
                 row = row + [""] * (width - len(row))  # Excel drops trailing empty cells

@@ -250,9 +250,26 @@ def _header(path: Path, row: list[str]) -> list[str]:
     return names
 
 
-def longest_field(row: Sequence[str]) -> int:
-    """The length of the longest cell of `row` (0 for an empty row)."""
-    return max(map(len, row), default=0)
+def row_problem(row: Sequence[str], width: int, delimiter: str) -> str | None:
+    """Why a row read from the file is not what its writer meant, or None.
+
+    A field too long to be data, or one holding whole rows after a line break: a quote left open
+    swallows the rows after it into one field, and they must show up as rejected, not vanish.
+    """
+    longest = max(map(len, row), default=0)
+    if longest > MAX_FIELD_CHARS:
+        return f"a field of {longest:,} characters (at most {MAX_FIELD_CHARS:,})"
+    for cell in row:
+        if "\n" in cell and width > 1:
+            swallowed = [
+                line for line in cell.splitlines()[1:] if line.count(delimiter) >= width - 1
+            ]
+            if swallowed:
+                return (
+                    f"a field runs over {len(cell.splitlines())} lines and holds what looks "
+                    f'like {len(swallowed)} more row(s): is a quote (") on this line left open?'
+                )
+    return None
 
 
 def find_phone_column(header: Sequence[str], wanted: str | None = None) -> int:

@@ -304,3 +304,28 @@ def test_a_bad_country_in_the_campaign_file_names_the_key(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert '[contacts].countries[1]: "Ukraine" is not a country code' in result.stderr
     assert count(Campaign) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "message"),
+    [
+        (b"", 2, "the file is empty (a header row is required)"),
+        ("Телефон;Имя\r\n".encode("cp1251"), 0, "read 0, imported 0"),
+        (b"\x00\xff\xfe\x81" * 50, 2, "no phone column among:"),
+        (
+            b'phone;note\n89260000001;"open\n89260000002;x\n',
+            0,
+            "read 1, imported 0, duplicates 0, blacklisted 0, rejected 1",
+        ),
+    ],
+)
+def test_odd_files_give_a_clear_answer(
+    tmp_path: Path, content: bytes, code: int, message: str
+) -> None:
+    _survey()
+    path = tmp_path / "odd.csv"
+    path.write_bytes(content)
+    result = run("contacts", "import", "survey", path)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output

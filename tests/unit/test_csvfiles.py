@@ -146,3 +146,17 @@ def test_an_empty_file_has_no_header(tmp_path: Path) -> None:
 def test_a_column_named_twice(tmp_path: Path) -> None:
     with pytest.raises(CsvFileError, match="names column 'phone' twice"):
         _read(_write(tmp_path / "t.csv", "phone;phone\n", "utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        (["89260000001", "ok"], None),
+        (["89260000001", "ул. Тверская,\nд. 12"], None),  # a note over two lines is data
+        (["89260000001", "open\n89260000002;Анна\n89260000003;Борис"], "looks like 2 more row"),
+        (["89260000001", "x" * (csvfiles.MAX_FIELD_CHARS + 1)], "a field of 131,073 characters"),
+    ],
+)
+def test_row_problems(row: list[str], problem: str | None) -> None:
+    found = csvfiles.row_problem(row, 2, ";")
+    assert found is None if problem is None else problem in (found or "")
