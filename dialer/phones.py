@@ -47,7 +47,7 @@ def parse_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:
     text = _FORMATTING.sub("", raw)
     if not text:
         raise InvalidPhoneError("empty phone number")
-    if _SCIENTIFIC.match(raw):
+    if ("E" in text or "e" in text) and _SCIENTIFIC.match(raw):
         raise InvalidPhoneError(
             f"{_shown(raw)} is a number Excel wrote in scientific notation, and its last digits "
             "are lost: in Excel, format the phone column as Number with 0 decimal places "
