@@ -5,13 +5,13 @@ long the file is. Duplicates are found by the database, not by a set in memory: 
 inserted with `ON CONFLICT (campaign_id, phone) DO NOTHING`, then the stored row of each phone is
 read back; a row whose line is not the stored one is a duplicate, of an earlier line of this file
 or of a contact that was already there. Every row that is not imported goes to the rejects file
-with its line number and the reason. Numbers on the blacklist are marked at the end, in one
-statement, inside the same transaction.
+(a new one per import) with its line number and the reason. Numbers on the blacklist are marked at
+the end, in one statement, inside the same transaction. Numbers of countries the campaign does not
+list are imported and counted, for the summary to warn about.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import multiprocessing
@@ -20,9 +20,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import count, islice
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, String, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 from dialer.csvfiles import (
     CsvFileError,
     CsvRows,
-    CsvShape,
     Row,
     find_phone_column,
     open_csv,
@@ -42,6 +41,7 @@ from dialer.db import utcnow
 from dialer.models import BlacklistEntry, Campaign, Contact, ContactStatus
 from dialer.options import CampaignOptions
 from dialer.phones import DEFAULT_REGION, ParsedPhone, format_international, parse_many
+from dialer.rejects import RejectsWriter, default_rejects_path
 from dialer.templates import placeholders
 
 BATCH_SIZE = 5_000
@@ -57,64 +57,6 @@ Progress = Callable[[int, int], None]  # (bytes read so far, rows read so far)
 
 class ContactsImportError(ValueError):
     """The file cannot be imported at all (no header, no phone column, a missing placeholder…)."""
-
-
-# --- the rejects file ----------------------------------------------------------------------------
-
-
-class RejectsWriter:
-    """Writes rejected rows (line, reason, row) in the input's shape; creates the file lazily.
-
-    With `keep_existing`, a file already at `path` is left alone and the rows go to the first
-    free `<stem>-2.csv`, `<stem>-3.csv`...: the default path must never overwrite an earlier one.
-    """
-
-    def __init__(
-        self, path: Path, shape: CsvShape, header: Sequence[str], *, keep_existing: bool
-    ) -> None:
-        self.path = path
-        self.count = 0
-        self._shape = shape
-        self._header = header
-        self._keep_existing = keep_existing
-        self._file: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, line_no: int, row: Sequence[str], reason: str) -> None:
-        """Record one rejected row."""
-        if self._writer is None:
-            self._file = self._open()
-            self._writer = csv.writer(self._file, delimiter=self._shape.delimiter)
-            self._writer.writerow(["line", "reason", *self._header])
-        self._writer.writerow([line_no, reason, *row])
-        self.count += 1
-
-    def _open(self) -> IO[str]:
-        if not self._keep_existing:
-            return self.path.open("w", encoding=self._shape.encoding, newline="")
-        first = self.path
-        for n in count(2):
-            try:
-                return self.path.open("x", encoding=self._shape.encoding, newline="")
-            except FileExistsError:
-                self.path = first.with_name(f"{first.stem}-{n}{first.suffix}")
-        raise AssertionError("count() never ends")  # pragma: no cover
-
-    def close(self) -> None:
-        """Close the file if one was written."""
-        if self._file is not None:
-            self._file.close()
-
-    def discard(self) -> None:
-        """Close and delete the file: the import it belonged to did not happen."""
-        self.close()
-        if self._file is not None:
-            self.path.unlink(missing_ok=True)
-
-
-def default_rejects_path(path: Path, when: dt.datetime) -> Path:
-    """Where the rejects of `path` go unless told otherwise: `<file>.rejects-<when>.csv`."""
-    return path.with_name(f"{path.name}.rejects-{when:%Y%m%d-%H%M%S}.csv")
 
 
 # --- the import ----------------------------------------------------------------------------------

@@ -18,12 +18,7 @@ from sqlalchemy.orm import Session
 
 from dialer.blacklist import add_numbers
 from dialer.campaigns import create_campaign, parse_campaign
-from dialer.contacts import (
-    ContactsImportError,
-    RejectsWriter,
-    default_rejects_path,
-    import_contacts,
-)
+from dialer.contacts import ContactsImportError, import_contacts
 from dialer.csvfiles import (
     MAX_FIELD_CHARS,
     CsvShape,
@@ -34,6 +29,7 @@ from dialer.csvfiles import (
 )
 from dialer.models import BlacklistSource, Campaign, Contact, ContactStatus
 from dialer.phones import normalize_phone
+from dialer.rejects import RejectsWriter, default_rejects_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "campaigns"
 
