@@ -225,9 +225,8 @@ def _numbered(reader: Any, path: Path, shape: CsvShape) -> Iterator[Row]:
             start = reader.line_num + 1
     except UnicodeDecodeError as exc:
         raise CsvFileError(
-            f"{path}: line {start} or soon after: the file is not valid {shape.encoding} "
-            f"(as its beginning suggested); give its encoding with --encoding, "
-            f"or save it from Excel as CSV UTF-8"
+            f"{path}: line {start} or soon after: the file is not valid {shape.encoding}; "
+            "give its encoding with --encoding, or save it from Excel as CSV UTF-8"
         ) from exc
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
