@@ -93,7 +93,14 @@ def _child(mode: str, url: str, csv_path: Path, workers: int | None) -> dict[str
         from dialer.contacts import import_contacts
 
         rejects = csv_path.with_name(f"rejects-{uuid.uuid4().hex[:6]}.csv")
-        summary = import_contacts(engine, campaign, csv_path, rejects_path=rejects, workers=workers)
+        with transaction(engine) as session:
+            summary = import_contacts(
+                session,
+                session.get_one(type(campaign), campaign.id),
+                csv_path,
+                rejects_path=rejects,
+                workers=workers,
+            )
         result: dict[str, Any] = {
             "imported": summary.imported,
             "duplicates": summary.duplicates,

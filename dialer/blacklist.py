@@ -3,6 +3,7 @@
 Numbers are stored normalized (E.164 digits without `+`), with where they came from (an import
 file, a person, or the provider answering `contact_in_blacklist`) and when. Adding a number also
 ends every contact of it that is still waiting (pending or queued) with status `blacklisted`.
+A file that cannot be read raises `dialer.csvfiles.CsvFileError`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from dialer.contacts import ContactsImportError, find_phone_column, open_csv
+from dialer.csvfiles import CsvFileError, Row, find_phone_column, open_csv, row_problem
 from dialer.db import utcnow
 from dialer.models import BlacklistEntry, BlacklistSource, Contact, ContactStatus
 from dialer.phones import DEFAULT_REGION, InvalidPhoneError, normalize_phone
@@ -131,19 +132,29 @@ def import_file(
     phone_column: str | None = None,
     region: str = DEFAULT_REGION,
     note: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> BlacklistImport:
-    """Blacklist every number of a CSV file (with a header, or just one number per line)."""
+    """Blacklist every number of a CSV file (with a header, or just one number per line).
+
+    `encoding` and `delimiter` replace the detected ones; raises CsvFileError.
+    """
     path = Path(path)
     summary = BlacklistImport()
-    with open_csv(path, header=False) as csv_rows:
+    with open_csv(path, header=False, encoding=encoding, delimiter=delimiter) as csv_rows:
         first = next(csv_rows.rows, None)
         if first is None:
             return summary
         index, rows = _phone_index(first, csv_rows.rows, phone_column, region)
+        width, delimiter = len(first[1]), csv_rows.shape.delimiter
         batch: list[str] = []
         for line_no, row in rows:
             summary.read += 1
             value = row[index] if index < len(row) else ""
+            problem = row_problem(row, width, delimiter)
+            if problem is not None:
+                summary.rejected.append((line_no, value, problem))
+                continue
             try:
                 batch.append(normalize_phone(value, region))
             except InvalidPhoneError as exc:
@@ -156,17 +167,14 @@ def import_file(
 
 
 def _phone_index(
-    first: tuple[int, list[str]],
-    rows: Iterator[tuple[int, list[str]]],
-    phone_column: str | None,
-    region: str,
-) -> tuple[int, Iterator[tuple[int, list[str]]]]:
+    first: Row, rows: Iterator[Row], phone_column: str | None, region: str
+) -> tuple[int, Iterator[Row]]:
     # A file that starts with a number has no header: the numbers are in its first column.
     if phone_column is None and _is_phone(first[1][0], region):
         return 0, _chain(first, rows)
     try:
         return find_phone_column([c.strip() for c in first[1]], phone_column), rows
-    except ContactsImportError:
+    except CsvFileError:
         if phone_column is None and len(first[1]) == 1:
             return 0, rows  # a one-column file with some header: take it
         raise
@@ -180,8 +188,6 @@ def _is_phone(text: str, region: str) -> bool:
     return True
 
 
-def _chain(
-    first: tuple[int, list[str]], rows: Iterator[tuple[int, list[str]]]
-) -> Iterator[tuple[int, list[str]]]:
+def _chain(first: Row, rows: Iterator[Row]) -> Iterator[Row]:
     yield first
     yield from rows

@@ -24,10 +24,19 @@ from dialer.callapi.errors import InvalidParams
 from dialer.callapi.methods import START_METHODS, validate_params
 from dialer.config import get_settings
 from dialer.models import Attempt, Campaign, CampaignState, Contact
-from dialer.options import DEFAULT_TIMEZONE, WEEKDAYS, CampaignOptions, Pace, Retry, Window
+from dialer.options import (
+    DEFAULT_TIMEZONE,
+    WEEKDAYS,
+    CampaignOptions,
+    Contacts,
+    Pace,
+    Retry,
+    Window,
+)
+from dialer.phones import is_region
 from dialer.templates import TemplateError, placeholders, render, render_with
 
-TOP_LEVEL_KEYS = ("name", "method", "params", "window", "retry", "pace")
+TOP_LEVEL_KEYS = ("name", "method", "params", "window", "retry", "pace", "contacts")
 FILLED_BY_DIALER = ("contact", "external_id", "access_token")
 MAX_NAME_LENGTH = 200
 MAX_ATTEMPTS = 100
@@ -108,6 +117,7 @@ def _spec(data: dict[str, Any], text: str) -> CampaignSpec:
         window=_window(_table(data, "window")),
         retry=_retry(_table(data, "retry")),
         pace=_pace(_table(data, "pace")),
+        contacts=_contacts(_table(data, "contacts")),
     )
     return CampaignSpec(name=name, method=method, params=params, options=options, source=text)
 
@@ -328,6 +338,19 @@ def _pace(table: Mapping[str, Any]) -> Pace:
     if cap is not None and (not _is_int(cap) or cap < 1):
         raise _Problem("[pace].calls_per_minute", "must be a whole number of at least 1")
     return Pace(calls_per_minute=cap)
+
+
+def _contacts(table: Mapping[str, Any]) -> Contacts:
+    _allow_only("contacts", table, ("countries",))
+    raw = table.get("countries", [])
+    if not isinstance(raw, list):
+        raise _Problem("[contacts].countries", 'must be a list of country codes like ["RU", "UA"]')
+    countries: list[str] = []
+    for index, code in enumerate(raw):
+        if not isinstance(code, str) or not is_region(code.strip().upper()):
+            raise _Problem(f"[contacts].countries[{index}]", f"{_show(code)} is not a country code")
+        countries.append(code.strip().upper())
+    return Contacts(countries=tuple(dict.fromkeys(countries)))
 
 
 # --- storing -------------------------------------------------------------------------------------

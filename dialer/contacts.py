@@ -5,39 +5,45 @@ long the file is. Duplicates are found by the database, not by a set in memory: 
 inserted with `ON CONFLICT (campaign_id, phone) DO NOTHING`, then the stored row of each phone is
 read back; a row whose line is not the stored one is a duplicate, of an earlier line of this file
 or of a contact that was already there. Every row that is not imported goes to the rejects file
-with its line number and the reason. Numbers on the blacklist are marked at the end, in one
-statement, inside the same transaction.
+(a new one per import) with its line number and the reason. Numbers on the blacklist are marked at
+the end, in one statement, inside the same transaction. Numbers of countries the campaign does not
+list are imported and counted, for the summary to warn about.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
+import datetime as dt
 import json
 import multiprocessing
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from charset_normalizer import from_bytes
-from sqlalchemy import ColumnElement, Engine, Insert, String, any_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Insert, String, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from dialer import lifecycle
 from dialer.campaigns import contact_problem
-from dialer.db import transaction, utcnow
+from dialer.csvfiles import (
+    CsvFileError,
+    CsvRows,
+    Row,
+    find_phone_column,
+    open_csv,
+    row_problem,
+)
+from dialer.db import utcnow
 from dialer.models import BlacklistEntry, Campaign, Contact, ContactStatus
-from dialer.phones import DEFAULT_REGION, ParsedPhone, parse_many
+from dialer.options import CampaignOptions
+from dialer.phones import DEFAULT_REGION, ParsedPhone, format_international, parse_many
+from dialer.rejects import RejectsWriter, default_rejects_path
 from dialer.templates import placeholders
 
 BATCH_SIZE = 5_000
@@ -45,201 +51,14 @@ BATCH_SIZE = 5_000
 # start than it saves.
 PARALLEL_MIN_BYTES = 8 * 2**20
 MAX_WORKERS = 3
-SAMPLE_BYTES = 64 * 1024
-DELIMITERS = ",;\t"
-# Header names that mean "the phone number", compared without case, spaces or punctuation.
-PHONE_COLUMNS = (
-    "phone",
-    "phonenumber",
-    "phones",
-    "телефон",
-    "телефоны",
-    "номертелефона",
-    "номер",
-    "msisdn",
-    "mobile",
-    "mobilephone",
-    "cell",
-    "cellphone",
-    "мобильный",
-    "мобильныйтелефон",
-    "сотовый",
-    "tel",
-    "telephone",
-    "тел",
-    "contact",
-    "number",
-)
-_NAME_NOISE = re.compile(r"[\W_]+")
+# How many numbers of other countries the summary quotes.
+FOREIGN_EXAMPLES = 3
 
 Progress = Callable[[int, int], None]  # (bytes read so far, rows read so far)
 
 
 class ContactsImportError(ValueError):
     """The file cannot be imported at all (no header, no phone column, a missing placeholder…)."""
-
-
-# --- reading a CSV file of unknown shape ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CsvShape:
-    """How a CSV file is written: its text encoding and field delimiter."""
-
-    encoding: str
-    delimiter: str
-
-
-def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (with or without BOM) if the sample is valid UTF-8, else the likeliest code page."""
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        # Not final: the sample may end in the middle of a multi-byte character.
-        codecs.getincrementaldecoder("utf-8")("strict").decode(sample, final=False)
-    except UnicodeDecodeError:
-        pass
-    else:
-        return "utf-8"
-    best = from_bytes(sample).best()
-    # Excel on a Russian Windows writes cp1251; trust a guess only when it is a Cyrillic page.
-    if best is not None and best.encoding in {"cp1251", "koi8_r", "cp866", "mac_cyrillic"}:
-        return str(best.encoding)
-    return "cp1251"
-
-
-def detect_delimiter(sample: str) -> str:
-    """The field delimiter of a CSV sample: `,`, `;` or a tab."""
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        # The sniffer gives up on short or irregular samples: count in the header line instead.
-        header = sample.splitlines()[0] if sample else ""
-        counts = {d: header.count(d) for d in DELIMITERS}
-        best = max(counts, key=lambda d: counts[d])
-        return best if counts[best] else ","
-
-
-def detect_shape(path: Path) -> CsvShape:
-    """The encoding and delimiter of the CSV file at `path`."""
-    with path.open("rb") as f:
-        sample = f.read(SAMPLE_BYTES)
-    encoding = detect_encoding(sample)
-    text = sample.decode(encoding, errors="ignore")
-    if len(sample) == SAMPLE_BYTES:
-        text = text.rsplit("\n", 1)[0]  # a cut-off last line would confuse the sniffer
-    return CsvShape(encoding=encoding, delimiter=detect_delimiter(text))
-
-
-@dataclass
-class CsvRows:
-    """An open CSV file: its header, and its data rows with their physical line numbers."""
-
-    path: Path
-    shape: CsvShape
-    header: list[str]
-    rows: Iterator[tuple[int, list[str]]]
-    _binary: IO[bytes]
-
-    def bytes_read(self) -> int:
-        """How far into the file reading has got (for a progress bar)."""
-        return self._binary.tell()
-
-
-@contextmanager
-def open_csv(path: str | Path, *, header: bool = True) -> Iterator[CsvRows]:
-    """Open a CSV file of any usual shape; without `header`, every row is data."""
-    path = Path(path)
-    shape = detect_shape(path)
-    with ExitStack() as stack:
-        binary = stack.enter_context(path.open("rb"))
-        text = stack.enter_context(io.TextIOWrapper(binary, encoding=shape.encoding, newline=""))
-        reader = csv.reader(text, delimiter=shape.delimiter)
-        records = _numbered(reader, path)
-        names: list[str] = []
-        if header:
-            first = next(records, None)
-            if first is None:
-                raise ContactsImportError(f"{path}: the file is empty (a header row is required)")
-            names = _header(path, first[1])
-        yield CsvRows(path, shape, names, records, binary)
-
-
-def _numbered(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
-    # A record may span lines (a quoted newline): number it by the line it starts on.
-    start = 1
-    try:
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                yield start, row
-            start = reader.line_num + 1
-    except UnicodeDecodeError as exc:
-        raise ContactsImportError(
-            f"{path}: line {start}: the file is not valid {exc.encoding}; save it as UTF-8"
-        ) from exc
-    except csv.Error as exc:
-        raise ContactsImportError(f"{path}: line {start}: {exc}") from exc
-
-
-def _header(path: Path, row: list[str]) -> list[str]:
-    names = [cell.strip() or f"column {i + 1}" for i, cell in enumerate(row)]
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ContactsImportError(f"{path}: the header names column {name!r} twice")
-        seen.add(name)
-    return names
-
-
-def find_phone_column(header: Sequence[str], wanted: str | None = None) -> int:
-    """The index of the phone column: `wanted` (any case) or the first with a usual name."""
-    folded = [_NAME_NOISE.sub("", name).casefold() for name in header]
-    if wanted is not None:
-        key = _NAME_NOISE.sub("", wanted).casefold()
-        for index, name in enumerate(header):
-            if name == wanted or folded[index] == key:
-                return index
-        raise ContactsImportError(f"no column {wanted!r} (columns: {', '.join(header)})")
-    for candidate in PHONE_COLUMNS:
-        if candidate in folded:
-            return folded.index(candidate)
-    raise ContactsImportError(
-        f"no phone column among: {', '.join(header)} (name it with --phone-column)"
-    )
-
-
-# --- the rejects file ----------------------------------------------------------------------------
-
-
-class RejectsWriter:
-    """Writes rejected rows (line, reason, row) in the input's shape; creates the file lazily."""
-
-    def __init__(self, path: Path, shape: CsvShape, header: Sequence[str]) -> None:
-        self.path = path
-        self.count = 0
-        self._shape = shape
-        self._header = header
-        self._file: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, line_no: int, row: Sequence[str], reason: str) -> None:
-        """Record one rejected row."""
-        if self._writer is None:
-            self._file = self.path.open("w", encoding=self._shape.encoding, newline="")
-            self._writer = csv.writer(self._file, delimiter=self._shape.delimiter)
-            self._writer.writerow(["line", "reason", *self._header])
-        self._writer.writerow([line_no, reason, *row])
-        self.count += 1
-
-    def close(self) -> None:
-        """Close the file if one was written."""
-        if self._file is not None:
-            self._file.close()
-
-
-def default_rejects_path(path: Path) -> Path:
-    """Where the rejects of `path` go unless told otherwise: `<file>.rejects.csv`."""
-    return path.with_name(path.name + ".rejects.csv")
 
 
 # --- the import ----------------------------------------------------------------------------------
@@ -258,6 +77,9 @@ class ImportSummary:
     encoding: str = ""
     delimiter: str = ""
     columns: list[str] = field(default_factory=list)
+    countries: tuple[str, ...] = ()  # the countries the campaign calls without a warning
+    foreign: int = 0  # of the imported, how many have a number of another country
+    foreign_examples: list[str] = field(default_factory=list)  # "line 7: +380 44 123 4567 (UA)"
 
 
 @dataclass
@@ -265,68 +87,87 @@ class _Pending:
     line_no: int
     row: list[str]
     values: dict[str, Any]
+    country: str
 
 
 def import_contacts(
-    db: Session | Engine,
+    session: Session,
     campaign: Campaign,
     path: str | Path,
     *,
     phone_column: str | None = None,
     region: str = DEFAULT_REGION,
+    encoding: str | None = None,
+    delimiter: str | None = None,
     rejects_path: str | Path | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> ImportSummary:
-    """Import the CSV file at `path` into `campaign`; with an Engine, in one transaction of its own.
+    """Import the CSV file at `path` into `campaign`, inside the caller's transaction.
 
-    Raises ContactsImportError, before importing anything, when the file has no header or phone
-    column, or lacks a column the campaign's placeholders use. `workers` processes parse phones
-    alongside (default: one less than the CPUs, up to 3, for files over 8 MB; 0: none).
+    Raises ContactsImportError when the file cannot be read (no header or phone column, a column
+    the campaign's placeholders use is missing: before importing anything; a part that cannot be
+    decoded: when reached, so the caller rolls back). `encoding` and `delimiter` replace the
+    detected ones. Rejected rows go to `rejects_path`, by default a new `<file>.rejects-<time>.csv`.
+    `workers` processes parse phones alongside (default: one less than the CPUs, up to 3, for
+    files over 8 MB; 0: none).
     """
-    if isinstance(db, Engine):
-        with transaction(db) as session:
-            return import_contacts(
-                session,
-                session.get_one(Campaign, campaign.id),
-                path,
-                phone_column=phone_column,
-                region=region,
-                rejects_path=rejects_path,
-                batch_size=batch_size,
-                progress=progress,
-                workers=workers,
-            )
     path = Path(path)
-    with open_csv(path) as csv_rows:
-        phone_index = find_phone_column(csv_rows.header, phone_column)
-        _check_placeholders(campaign, path, csv_rows.header)
-        summary = ImportSummary(
-            encoding=csv_rows.shape.encoding,
-            delimiter=csv_rows.shape.delimiter,
-            columns=list(csv_rows.header),
-        )
-        rejects = RejectsWriter(
-            Path(rejects_path) if rejects_path else default_rejects_path(path),
-            csv_rows.shape,
-            csv_rows.header,
-        )
-        try:
-            _Importer(db, campaign.id, summary, rejects).run(
+    try:
+        with open_csv(path, encoding=encoding, delimiter=delimiter) as csv_rows:
+            phone_index = find_phone_column(csv_rows.header, phone_column)
+            _check_placeholders(campaign, path, csv_rows.header)
+            return _import_rows(
+                session,
+                campaign,
                 csv_rows,
                 phone_index,
-                region,
-                batch_size,
-                progress,
-                default_workers(path) if workers is None else workers,
+                region=region,
+                rejects_path=Path(rejects_path) if rejects_path else None,
+                batch_size=batch_size,
+                progress=progress,
+                workers=default_workers(path) if workers is None else workers,
             )
-        finally:
-            rejects.close()
-        summary.rejects_path = rejects.path if rejects.count else None
-        if summary.imported:
-            lifecycle.reopen_for_new_contacts(db, campaign)
-        return summary
+    except CsvFileError as exc:
+        raise ContactsImportError(str(exc)) from exc
+
+
+def _import_rows(
+    session: Session,
+    campaign: Campaign,
+    csv_rows: CsvRows,
+    phone_index: int,
+    *,
+    region: str,
+    rejects_path: Path | None,
+    batch_size: int,
+    progress: Progress | None,
+    workers: int,
+) -> ImportSummary:
+    summary = ImportSummary(
+        encoding=csv_rows.shape.encoding,
+        delimiter=csv_rows.shape.delimiter,
+        columns=list(csv_rows.header),
+        countries=CampaignOptions.from_json(campaign.options).contacts.countries or (region,),
+    )
+    rejects = RejectsWriter(
+        rejects_path or default_rejects_path(csv_rows.path, dt.datetime.now()),
+        csv_rows.shape,
+        csv_rows.header,
+        keep_existing=rejects_path is None,
+    )
+    importer = _Importer(session, campaign.id, summary, rejects)
+    try:
+        importer.run(csv_rows, phone_index, region, batch_size, progress, workers)
+    except BaseException:
+        rejects.discard()
+        raise
+    rejects.close()
+    summary.rejects_path = rejects.path if rejects.count else None
+    if summary.imported:
+        lifecycle.reopen_for_new_contacts(session, campaign)
+    return summary
 
 
 def _check_placeholders(campaign: Campaign, path: Path, header: Sequence[str]) -> None:
@@ -368,33 +209,38 @@ class _Importer:
         workers: int,
     ) -> None:
         """Read every row; phones of the next chunks are parsed while this one is inserted."""
-        in_flight: deque[tuple[list[tuple[int, list[str]]], Future[list[ParsedPhone]]]] = deque()
+        in_flight: deque[tuple[list[Row], Future[list[ParsedPhone]]]] = deque()
         with _PhoneParser(workers, region) as parser:
             for chunk in _chunked(csv_rows.rows, batch_size):
                 phones = [row[phone_index] if phone_index < len(row) else "" for _, row in chunk]
                 in_flight.append((chunk, parser.submit(phones)))
                 if len(in_flight) > workers:
-                    self._import_chunk(csv_rows.header, *in_flight.popleft())
+                    self._import_chunk(csv_rows, *in_flight.popleft())
                     if progress is not None:
                         progress(csv_rows.bytes_read(), self.summary.read)
             while in_flight:
-                self._import_chunk(csv_rows.header, *in_flight.popleft())
+                self._import_chunk(csv_rows, *in_flight.popleft())
                 if progress is not None:
                     progress(csv_rows.bytes_read(), self.summary.read)
         self.mark_blacklisted()
 
     def _import_chunk(
         self,
-        header: list[str],
-        chunk: list[tuple[int, list[str]]],
+        csv_rows: CsvRows,
+        chunk: list[Row],
         parsed: Future[list[ParsedPhone]],
     ) -> None:
+        header, delimiter = csv_rows.header, csv_rows.shape.delimiter
         width = len(header)
         batch: list[_Pending] = []
         for (line_no, row), phone in zip(chunk, parsed.result(), strict=True):
             self.summary.read += 1
             if len(row) > width:
                 self._reject(line_no, row, f"{len(row)} fields, the header has {width}")
+                continue
+            problem = row_problem(row, width, delimiter)
+            if problem is not None:
+                self._reject(line_no, row, problem)
                 continue
             if len(row) < width:
                 row = row + [""] * (width - len(row))  # Excel drops trailing empty cells
@@ -415,7 +261,7 @@ class _Importer:
                 "rounds": 0,
                 "updated_at": self.now,
             }
-            batch.append(_Pending(line_no, row, values))
+            batch.append(_Pending(line_no, row, values, phone[2]))
         self._flush(batch)
 
     def _reject(self, line_no: int, row: Sequence[str], reason: str) -> None:
@@ -437,9 +283,19 @@ class _Importer:
                 reason = f"duplicate of line {line_no}"
             else:
                 self.summary.imported += 1
+                if pending.country not in self.summary.countries:
+                    self._note_foreign(pending)
                 continue
             self.summary.duplicates += 1
             self.rejects.write(pending.line_no, pending.row, reason)
+
+    def _note_foreign(self, pending: _Pending) -> None:
+        self.summary.foreign += 1
+        if len(self.summary.foreign_examples) < FOREIGN_EXAMPLES:
+            shown = format_international(pending.values["phone"])
+            self.summary.foreign_examples.append(
+                f"line {pending.line_no}: {shown} ({pending.country})"
+            )
 
     def _stored(self, phones: set[str]) -> dict[str, tuple[int, int | None]]:
         rows = self.session.execute(
@@ -465,9 +321,7 @@ class _Importer:
         self.summary.blacklisted = result.rowcount  # type: ignore[attr-defined]
 
 
-def _chunked(
-    rows: Iterator[tuple[int, list[str]]], size: int
-) -> Iterator[list[tuple[int, list[str]]]]:
+def _chunked(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
     while chunk := list(islice(rows, size)):
         yield chunk
 

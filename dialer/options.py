@@ -1,4 +1,4 @@
-"""The optional sections of a campaign: calling windows, retries and a pace cap.
+"""The optional sections of a campaign: calling windows, retries, a pace cap, contacts' countries.
 
 Parsed from the campaign file by `dialer.campaigns`, stored as JSON on `Campaign.options`, and read
 by the dispatcher and the dialing engine through `CampaignOptions.from_json`.
@@ -47,12 +47,23 @@ class Pace:
 
 
 @dataclass(frozen=True)
+class Contacts:
+    """Which countries' numbers the campaign calls without a warning at import (ISO codes).
+
+    Empty: only the country the import reads numbers in (its `--region`).
+    """
+
+    countries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CampaignOptions:
     """Everything about a campaign that is not an API parameter."""
 
     window: Window = field(default_factory=Window)
     retry: Retry = field(default_factory=Retry)
     pace: Pace = field(default_factory=Pace)
+    contacts: Contacts = field(default_factory=Contacts)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON stored on `Campaign.options`."""
@@ -65,6 +76,7 @@ class CampaignOptions:
             },
             "retry": {"rounds": self.retry.rounds, "delays": list(self.retry.delays)},
             "pace": {"calls_per_minute": self.pace.calls_per_minute},
+            "contacts": {"countries": list(self.contacts.countries)},
         }
 
     @classmethod
@@ -84,6 +96,10 @@ class CampaignOptions:
             rounds=int(r.get("rounds", Retry.rounds)),
             delays=tuple(float(d) for d in r.get("delays", Retry.delays)),
         )
+        c = raw.get("contacts") or {}
         return cls(
-            window=window, retry=retry, pace=Pace(calls_per_minute=p.get("calls_per_minute"))
+            window=window,
+            retry=retry,
+            pace=Pace(calls_per_minute=p.get("calls_per_minute")),
+            contacts=Contacts(countries=tuple(c.get("countries", ()))),
         )

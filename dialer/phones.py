@@ -1,7 +1,9 @@
 """Phone numbers: anything a person types or Excel exports, to E.164 digits without `+`.
 
 `8 (926) 000-00-01`, `+7 926 000 00 01` and `9260000001` all become `79260000001`. A number that
-`phonenumbers` does not consider valid is rejected, never guessed at.
+`phonenumbers` does not consider valid is rejected, never guessed at; so are the two shapes Excel
+and people produce that look like numbers but cannot be dialed as written (scientific notation,
+an extension), each with a reason that says what to change.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
 DEFAULT_REGION = "RU"
+UNKNOWN_REGION = "ZZ"  # phonenumbers' own code for "no country"
 # Characters people put between digits; removing them first makes parsing cheaper and lets
 # `phonenumbers` see the same string for every typing of one number.
 _FORMATTING = re.compile(r"[\s()\-./\u00a0\u2010-\u2015]")
+# Excel shows a long number in a cell formatted "General" as `7,92612E+10` and saves it so in a CSV.
+_SCIENTIFIC = re.compile(r"^\s*\d+(?:[.,]\d+)?[eE][+]?\d+\s*$")
+# Reasons quote what was given; a field of megabytes must not become a reason of megabytes.
+_SHOWN_CHARS = 40
 _UNKNOWN_ZONE = phone_timezone.UNKNOWN_TIMEZONE
 # Numbers that are not geographic (Russian mobiles) get the zones of their whole country.
 _COUNTRY_ZONES: dict[int, tuple[str, ...]] = {}
@@ -28,10 +35,11 @@ class InvalidPhoneError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Phone:
-    """A normalized number and the time zone of its area, when there is exactly one."""
+    """A normalized number, the time zone of its area (when there is exactly one), its country."""
 
     digits: str
     timezone: str | None
+    region: str  # ISO 3166 code of the number's country ("001" for non-geographic numbers)
 
 
 def parse_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:
@@ -39,20 +47,42 @@ def parse_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:
     text = _FORMATTING.sub("", raw)
     if not text:
         raise InvalidPhoneError("empty phone number")
+    if ("E" in text or "e" in text) and _SCIENTIFIC.match(raw):
+        raise InvalidPhoneError(
+            f"{_shown(raw)} is a number Excel wrote in scientific notation, and its last digits "
+            "are lost: in Excel, format the phone column as Number with 0 decimal places "
+            "(or as Text), then save the file again"
+        )
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneError(f"not a phone number: {raw.strip()!r}") from exc
+        raise InvalidPhoneError(f"not a phone number: {_shown(raw)}") from exc
     # number_type is UNKNOWN exactly when is_valid_number is false; computing it once serves
     # both the check and the time zone, and that lookup is most of the cost of a large import.
     kind = phonenumbers.number_type(number)
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
-        raise InvalidPhoneError(f"not a valid phone number: {raw.strip()!r}")
+        raise InvalidPhoneError(f"not a valid phone number: {_shown(raw)}")
+    if number.extension:
+        # Rejected, not dialed without it: the Call API dials the number alone, so the call
+        # would reach a switchboard or a colleague, who would hear a message meant for someone
+        # else (a debt reminder, an order). Whether the main line will do is the user's call.
+        raise InvalidPhoneError(
+            f"{_shown(raw)} has an extension ({number.extension}), which an automatic call "
+            "cannot dial; write the number without it if the main line will do"
+        )
     digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
-    return Phone(digits, _single_zone(_zones(number, kind)))
+    country = phonenumbers.region_code_for_number(number) or UNKNOWN_REGION
+    return Phone(digits, _single_zone(_zones(number, kind)), country)
 
 
-ParsedPhone = tuple[str, str | None] | str  # (digits, time zone), or why it is not a number
+def _shown(raw: str) -> str:
+    text = raw.strip()
+    if len(text) > _SHOWN_CHARS:
+        return repr(text[:_SHOWN_CHARS] + "…") + f" ({len(text):,} characters)"
+    return repr(text)
+
+
+ParsedPhone = tuple[str, str | None, str] | str  # (digits, time zone, country), or why not a number
 
 
 def parse_many(raws: Sequence[str], region: str = DEFAULT_REGION) -> list[ParsedPhone]:
@@ -64,13 +94,24 @@ def parse_many(raws: Sequence[str], region: str = DEFAULT_REGION) -> list[Parsed
         except InvalidPhoneError as exc:
             parsed.append(str(exc))
         else:
-            parsed.append((phone.digits, phone.timezone))
+            parsed.append((phone.digits, phone.timezone, phone.region))
     return parsed
 
 
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     """E.164 digits without `+` for `raw`; raises InvalidPhoneError."""
     return parse_phone(raw, region).digits
+
+
+def is_region(code: str) -> bool:
+    """True when `code` is a country (ISO 3166 alpha-2) that has phone numbers."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+def format_international(digits: str) -> str:
+    """A normalized number as people read it: `+380 44 123 4567`."""
+    number = phonenumbers.parse("+" + digits)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:

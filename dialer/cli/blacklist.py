@@ -9,8 +9,9 @@ import typer
 
 from dialer import blacklist
 from dialer.cli.app import blacklist_app
+from dialer.cli.csvoptions import Delimiter, Encoding
 from dialer.cli.database import fail, open_database
-from dialer.contacts import ContactsImportError
+from dialer.csvfiles import CsvFileError
 from dialer.db import transaction
 from dialer.models import BlacklistSource
 from dialer.phones import DEFAULT_REGION
@@ -61,6 +62,8 @@ def import_command(
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="Why, for the record.")] = None,
     region: Region = DEFAULT_REGION,
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
 ) -> None:
     """Blacklist every number of a CSV file."""
     if not file.is_file():
@@ -68,9 +71,15 @@ def import_command(
     try:
         with transaction(open_database()) as session:
             summary = blacklist.import_file(
-                session, file, phone_column=phone_column, region=region.upper(), note=note
+                session,
+                file,
+                phone_column=phone_column,
+                region=region.upper(),
+                note=note,
+                encoding=encoding,
+                delimiter=delimiter,
             )
-    except ContactsImportError as exc:
+    except CsvFileError as exc:
         fail(str(exc))
     typer.echo(
         f"read {summary.read}, added {summary.added}, rejected {len(summary.rejected)}"

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from dialer.campaigns import CampaignError, find_campaign
 from dialer.cli.app import contacts_app
+from dialer.cli.csvoptions import Delimiter, Encoding
 from dialer.cli.database import fail, open_database
 from dialer.contacts import ContactsImportError, ImportSummary, import_contacts
 from dialer.contacts import Progress as OnProgress
@@ -24,7 +25,9 @@ from dialer.templates import TemplateError
 @contacts_app.command("import")
 def import_command(
     campaign: Annotated[str, typer.Argument(help="The campaign's name (or id).")],
-    file: Annotated[Path, typer.Argument(help="The CSV file: UTF-8 or cp1251; , ; or tab.")],
+    file: Annotated[
+        Path, typer.Argument(help="The CSV file: UTF-8, cp1251 or UTF-16; , ; or tab.")
+    ],
     phone_column: Annotated[
         str | None, typer.Option("--phone-column", help="The column with the phone numbers.")
     ] = None,
@@ -32,8 +35,11 @@ def import_command(
         str, typer.Option("--region", help="Country of numbers written without a country code.")
     ] = DEFAULT_REGION,
     rejects: Annotated[
-        Path | None, typer.Option("--rejects", help="Where rejected rows go [<FILE>.rejects.csv].")
+        Path | None,
+        typer.Option("--rejects", help="Where rejected rows go [<FILE>.rejects-<time>.csv]."),
     ] = None,
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
 ) -> None:
     """Import contacts; bad and duplicate rows go to the rejects file with line and reason."""
     if not file.is_file():
@@ -48,6 +54,8 @@ def import_command(
                 file,
                 phone_column=phone_column,
                 region=region.upper(),
+                encoding=encoding,
+                delimiter=delimiter,
                 rejects_path=rejects,
                 progress=on_progress,
             )
@@ -79,5 +87,14 @@ def _report(file: Path, summary: ImportSummary) -> None:
         f"read {summary.read}, imported {summary.imported}, duplicates {summary.duplicates}, "
         f"blacklisted {summary.blacklisted}, rejected {summary.rejected}"
     )
+    if summary.foreign:
+        listed = ", ".join(f'"{code}"' for code in summary.countries)
+        typer.echo(
+            f"warning: {summary.foreign} number(s) of other countries than "
+            f"{', '.join(summary.countries)}, e.g. {'; '.join(summary.foreign_examples)}; "
+            "they will be called. If that is meant, list the countries in the campaign file: "
+            f"[contacts] countries = [{listed}, ...]",
+            err=True,
+        )
     if summary.rejects_path is not None:
         typer.echo(f"rows not imported, with line numbers and reasons: {summary.rejects_path}")

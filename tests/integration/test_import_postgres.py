@@ -35,13 +35,21 @@ def test_import_dedupes_and_reimport_adds_nothing(postgres_engine: Engine, tmp_p
         add_numbers(session, [blocked], BlacklistSource.MANUAL)
     sample = EXAMPLES / "contacts-sample.csv"
 
-    first = import_contacts(
-        postgres_engine, campaign, sample, rejects_path=tmp_path / "1.csv", batch_size=4
-    )
+    with transaction(postgres_engine) as session:
+        first = import_contacts(
+            session,
+            session.get_one(Campaign, campaign.id),
+            sample,
+            rejects_path=tmp_path / "1.csv",
+            batch_size=4,
+        )
     assert (first.read, first.imported, first.duplicates, first.rejected) == (20, 15, 2, 3)
     assert first.blacklisted == 1
 
-    second = import_contacts(postgres_engine, campaign, sample, rejects_path=tmp_path / "2.csv")
+    with transaction(postgres_engine) as session:
+        second = import_contacts(
+            session, session.get_one(Campaign, campaign.id), sample, rejects_path=tmp_path / "2.csv"
+        )
     assert (second.imported, second.duplicates, second.rejected) == (0, 17, 3)
     assert "already in the campaign (line 2 of an earlier import)" in (
         tmp_path / "2.csv"

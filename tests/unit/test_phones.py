@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.phones import InvalidPhoneError, normalize_phone, parse_phone
+from dialer.phones import (
+    InvalidPhoneError,
+    format_international,
+    is_region,
+    normalize_phone,
+    parse_phone,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +54,37 @@ def test_time_zone_only_when_unambiguous() -> None:
     # Russian mobile ranges span many zones: no guess.
     assert parse_phone("8 (926) 000-00-01").timezone is None
     assert parse_phone("+44 20 7946 0018").timezone == "Europe/London"
+
+
+@pytest.mark.parametrize("raw", ["7,92612E+10", "7.92612E+10", "7,93e+10", " 79E+9 "])
+def test_excel_scientific_notation_says_how_to_fix_it(raw: str) -> None:
+    with pytest.raises(InvalidPhoneError) as info:
+        normalize_phone(raw)
+    message = str(info.value)
+    assert raw.strip() in message
+    assert "scientific notation" in message
+    assert "format the phone column as Number with 0 decimal places" in message
+
+
+@pytest.mark.parametrize(
+    "raw", ["8 (926) 000-00-01 доб. 12", "+7 926 000 00 01 ext. 12", "89260000001 x12"]
+)
+def test_a_number_with_an_extension_is_rejected_saying_so(raw: str) -> None:
+    with pytest.raises(InvalidPhoneError, match=r"has an extension \(12\)"):
+        normalize_phone(raw)
+
+
+def test_the_country_of_a_number() -> None:
+    assert parse_phone("8 (926) 000-00-01").region == "RU"
+    assert parse_phone("+380 44 123 4567").region == "UA"
+    assert parse_phone("+7 701 234 5678").region == "KZ"  # +7 is shared with Kazakhstan
+    assert format_international("380441234567") == "+380 44 123 4567"
+    assert is_region("UA")
+    assert not is_region("XX")
+
+
+def test_a_huge_text_is_quoted_short_in_the_reason() -> None:
+    with pytest.raises(InvalidPhoneError) as info:
+        normalize_phone("9" * 2_000_000)
+    assert len(str(info.value)) < 120
+    assert "2,000,000 characters" in str(info.value)
