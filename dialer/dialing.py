@@ -49,6 +49,7 @@ from dialer.models import (
     CampaignState,
     Contact,
     ContactStatus,
+    ReportStatus,
 )
 from dialer.options import CampaignOptions
 from dialer.retry import transient_retrying
@@ -294,6 +295,7 @@ def _record(
                 answered_at=now,
                 call_session_id=call_session_id,
                 limits=limits.as_dict() if limits else None,
+                report_status=_report_status(dialer.settings, outcome),
                 **_error_columns(error),
             )
         )
@@ -312,6 +314,12 @@ def _record(
     refund_of = None if charged else (ticket.cost, ticket.reservation)
     pacing.settle(dialer.engine, dialer.settings, now, limits, refund_of)
     return True
+
+
+def _report_status(settings: Settings, outcome: AttemptOutcome) -> ReportStatus | None:
+    """A call that was (or may have been) made has its end awaited in the provider's reports."""
+    awaited = outcome in (AttemptOutcome.PLACED, AttemptOutcome.UNKNOWN)
+    return ReportStatus.AWAITED if awaited and settings.outcomes_enabled else None
 
 
 def _error_columns(error: CallApiError | None) -> dict[str, Any]:

@@ -25,10 +25,15 @@ class Window:
 
 @dataclass(frozen=True)
 class Retry:
-    """How many rounds a contact gets, and the delays (seconds) between them; the last repeats."""
+    """How many rounds a contact gets, and the delays (seconds) between them; the last repeats.
+
+    `busy` and `no_answer` are the redial delays after a call with that result; None: no redial.
+    """
 
     attempts: int = 3
     delays: tuple[float, ...] = (600.0,)
+    busy: float | None = None
+    no_answer: float | None = None
 
     def delay_after(self, tries: int) -> float:
         """The delay before the next round, after `tries` rounds are done (1-based)."""
@@ -60,7 +65,12 @@ class CampaignOptions:
                 "days": list(self.window.days),
                 "hours": [list(h) for h in self.window.hours],
             },
-            "retry": {"attempts": self.retry.attempts, "delays": list(self.retry.delays)},
+            "retry": {
+                "attempts": self.retry.attempts,
+                "delays": list(self.retry.delays),
+                "busy": self.retry.busy,
+                "no_answer": self.retry.no_answer,
+            },
             "pace": {"calls_per_minute": self.pace.calls_per_minute},
         }
 
@@ -80,7 +90,13 @@ class CampaignOptions:
         retry = Retry(
             attempts=int(r.get("attempts", Retry.attempts)),
             delays=tuple(float(d) for d in r.get("delays", Retry.delays)),
+            busy=_float_or_none(r.get("busy")),
+            no_answer=_float_or_none(r.get("no_answer")),
         )
         return cls(
             window=window, retry=retry, pace=Pace(calls_per_minute=p.get("calls_per_minute"))
         )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from dialer.db import transaction
+from dialer.models import ContactStatus
 from tests.unit.factories import report_campaign
 
 
@@ -102,16 +103,7 @@ def test_campaign_show(database: Engine) -> None:
     assert status["name"] == "spring"
     assert status["state"] == "running"
     assert status["counts"]["failed"] == 2
-    assert set(status["counts"]) == {
-        "pending",
-        "queued",
-        "dialing",
-        "placed",
-        "failed",
-        "blacklisted",
-        "unknown",
-        "cancelled",
-    }
+    assert set(status["counts"]) == {s.value for s in ContactStatus}
     text = runner.invoke(APP, ["campaign", "show", "spring"])
     assert "Progress: 6/10 (60.0%)" in text.output
 
