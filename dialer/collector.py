@@ -38,6 +38,14 @@ DATE_PADDING = dt.timedelta(days=1)
 ABSENCE_MARGIN = dt.timedelta(minutes=1)
 
 
+class ReportsUnavailable(Exception):
+    """The reports cannot be read now: no points left, or no access at all (`permanent`)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
 @dataclass(frozen=True)
 class ReportedCall:
     """One row of `get.calls_report`, as far as the dialer reads it."""
@@ -113,6 +121,26 @@ def collect(
     result.asked = len(awaited)
     if not awaited:
         return result
+    try:
+        _ask(engine, reports, awaited, now, result)
+    except ReportsUnavailable as exc:
+        if not exc.permanent:
+            log.info("call reports not read now (asked again later): %s", exc)
+            return result
+        # Without report access the outcomes stay unknown; calls go on all the same.
+        _say_once(f"call outcomes stay unknown: the account cannot read call reports ({exc})")
+        result.expired += expire_now(engine, [a.attempt_id for a in awaited])
+    return result
+
+
+def _ask(
+    engine: Engine,
+    reports: CallReports,
+    awaited: Sequence[_Awaited],
+    now: dt.datetime,
+    result: CollectResult,
+) -> None:
+    """Ask the reports about one batch and record what they say."""
     since = min(a.requested_at for a in awaited) - DATE_PADDING
     until = now + DATE_PADDING
     by_external_id = {a.external_id: a for a in awaited}
@@ -139,7 +167,6 @@ def collect(
             result.recorded.append(attempt.attempt_id)
     found = {c.external_id for c in calls}
     result.absent = _settle_absent(engine, reports, awaited, found, now, until)
-    return result
 
 
 def claim(engine: Engine, now: dt.datetime, interval: float, batch: int) -> list[_Awaited]:
@@ -178,6 +205,27 @@ def expire(engine: Engine, now: dt.datetime, timeout: float) -> int:
             .values(report_status=ReportStatus.EXPIRED)
         )
         return int(getattr(expired, "rowcount", 0) or 0)
+
+
+def expire_now(engine: Engine, attempt_ids: Sequence[int]) -> int:
+    """Give up on these attempts' outcomes at once (the reports cannot be read)."""
+    with transaction(engine) as session:
+        expired = session.execute(
+            update(Attempt)
+            .where(Attempt.id.in_(attempt_ids), Attempt.report_status == ReportStatus.AWAITED)
+            .values(report_status=ReportStatus.EXPIRED)
+        )
+        return int(getattr(expired, "rowcount", 0) or 0)
+
+
+_said: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    """Log a warning the first time this process meets it."""
+    if message not in _said:
+        _said.add(message)
+        log.warning(message)
 
 
 def _settle_absent(

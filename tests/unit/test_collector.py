@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import Engine, select
 
-from dialer.collector import ContactLeg, ReportedCall, collect
+from dialer.collector import ContactLeg, ReportedCall, ReportsUnavailable, collect
 from dialer.db import transaction
 from dialer.dispositions import Disposition
 from dialer.models import (
@@ -67,11 +67,12 @@ def _setup(
     status: ContactStatus = ContactStatus.PLACED,
     outcome: AttemptOutcome = AttemptOutcome.PLACED,
     tries: int = 1,
+    name: str = "spring",
 ) -> tuple[int, str]:
     """A running campaign with one contact whose attempt's call is awaited."""
     options = CampaignOptions(retry=retry or Retry()).to_json()
     with transaction(engine) as session:
-        campaign = add_campaign(session)
+        campaign = add_campaign(session, name=name)
         campaign.options = options
         contact = add_contact(session, campaign, "79260000001", status=status, tries=tries)
         attempt = add_attempt(session, contact, outcome=outcome, report_status=ReportStatus.AWAITED)
@@ -254,3 +255,40 @@ def test_a_thousand_calls_take_two_requests_per_batch(sqlite_engine: Engine) -> 
     )
     assert (result.asked, result.found) == (1000, 1000)
     assert reports.requests == 2
+
+
+class UnreadableReports(ScriptedReports):
+    """Reports that cannot be read: for now (`permanent=False`) or at all."""
+
+    def __init__(self, *, permanent: bool) -> None:
+        super().__init__()
+        self.permanent = permanent
+
+    def find_calls(
+        self, external_ids: Sequence[str], since: dt.datetime, until: dt.datetime
+    ) -> list[ReportedCall]:
+        self.requests += 1
+        raise ReportsUnavailable("component_is_inactive", permanent=self.permanent)
+
+
+def test_reports_out_of_points_leave_the_outcome_awaited(sqlite_engine: Engine) -> None:
+    contact_id, _ = _setup(sqlite_engine)
+    _collect(sqlite_engine, UnreadableReports(permanent=False))
+    (attempt,) = _attempts(sqlite_engine)
+    assert attempt.report_status == ReportStatus.AWAITED
+    assert _contact(sqlite_engine, contact_id).status == ContactStatus.PLACED
+
+
+def test_no_report_access_leaves_outcomes_unknown_and_says_so_once(
+    sqlite_engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dialer.collector._said", set())
+    contact_id, _ = _setup(sqlite_engine)
+    _collect(sqlite_engine, UnreadableReports(permanent=True))
+    (attempt,) = _attempts(sqlite_engine)
+    assert attempt.report_status == ReportStatus.EXPIRED  # the campaign can complete
+    assert _contact(sqlite_engine, contact_id).status == ContactStatus.PLACED
+    _setup(sqlite_engine, name="autumn")
+    _collect(sqlite_engine, UnreadableReports(permanent=True))
+    warnings = [r for r in caplog.records if "cannot read call reports" in r.getMessage()]
+    assert len(warnings) == 1
