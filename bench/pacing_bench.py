@@ -34,7 +34,7 @@ from typing import Any
 import redis
 
 from bench.scratch import fresh_database
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN
+from dialer.simulator import DEFAULT_ACCESS_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKER_URL = "redis://127.0.0.1:6379/14"
@@ -166,7 +166,7 @@ def run_dialer(
     args: argparse.Namespace, workdir: Path, contacts: int, limit: int, window: float
 ) -> dict[str, Any]:
     """One campaign through the whole pipeline; what the simulator saw."""
-    from dialer.callapi.fake import FakeCallApi, SimulatorServer
+    from dialer.simulator import FakeCallApi, SimulatorServer
 
     flush_broker()
     config = FakeCallApi(

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, FakeCallApi, SimulatorServer
 from dialer.campaigns import create_campaign, load_campaign_file
 from dialer.config import get_settings
 from dialer.contacts import import_contacts
@@ -22,6 +21,7 @@ from dialer.options import Window
 from dialer.reports.summary import campaign_summary
 from dialer.reports.table import summary_table
 from dialer.runner import RunResult, run_campaign
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, SimulatorServer
 
 # The simulated account is small on purpose, so that pacing by the points limit shows: six
 # points per five-second "minute". One sample contact is on the provider's blacklist.

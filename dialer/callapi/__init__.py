@@ -1,1 +1,2 @@
-"""The provider boundary: the Call API v4.0 client, its error tree, parameter schemas, simulator."""
+"""The provider boundary: the Call and Data API clients, their shared JSON-RPC transport, the
+error tree, the Call API's method schemas and the Data API's filters."""

@@ -1,12 +1,13 @@
-"""Errors of the Call API boundary, and how each one is handled.
+"""Errors of the provider boundary (Call API and Data API), and how each one is handled.
 
 The tree::
 
-    CallApiError                    anything that went wrong talking to the Call API
+    CallApiError                    anything that went wrong talking to the provider's APIs
     ├── InvalidParams               our own check refused the parameters; nothing was sent
     ├── TransportError              no JSON-RPC answer came back
     │   ├── NotSentError            surely never reached the provider (refused, DNS, connect)
     │   ├── AmbiguousError          may have reached it (read timeout, connection cut after sending)
+    │   ├── NoReplyError            no answer to a request that changes nothing (a report query)
     │   └── BadReplyError           an answer that is not a JSON-RPC reply (HTTP 5xx, HTML, garbage)
     └── ApiError                    the provider answered with a JSON-RPC error object
         ├── TransientApiError       internal_error and the like: try again later
@@ -15,10 +16,15 @@ The tree::
         ├── ContactError            this contact can never be called
         │   └── BlacklistedError    contact_in_blacklist
         ├── CampaignError           the campaign cannot go on (unknown number, scenario, ...)
+        ├── DataApiAccessError      the Data API is closed to this key or machine (component, IP)
         └── RequestError            the request itself is wrong (a bug on our side)
+            ├── DateIntervalError   date_interval_limit_reached: a report over more than 3 months
+            └── FilterProhibitedError  filter_prohibited / sort_prohibited: not on the whitelist
 
 Errors are classified by **mnemonic**, never by code alone: the docs give `contact_in_blacklist`
 as -32602 on some pages and -32002 on others. An unknown mnemonic falls back to its code group.
+The Data API reads a few mnemonics and code groups otherwise (`DATA_API_MNEMONICS`): there an
+IP or component refusal means "no reports", never "stop the campaign".
 Every class has exactly one `Handling`, which the dialing engine acts on.
 """
 
@@ -40,6 +46,7 @@ class Handling(enum.StrEnum):
     CONTACT = "contact"  # this contact ends
     CAMPAIGN = "campaign"  # pause the campaign with the reason
     REQUEST = "request"  # a bug in what we sent: pause the campaign, lose nothing
+    NO_ACCESS = "no_access"  # no Data API access: say so once, keep dialing, outcomes unknown
 
 
 class CallApiError(Exception):
@@ -75,6 +82,10 @@ class AmbiguousError(TransportError):
     """The request may have reached the provider; its effect is unknown."""
 
     handling = Handling.AMBIGUOUS
+
+
+class NoReplyError(TransportError):
+    """No answer came to a request that changes nothing at the provider: simply try again."""
 
 
 class BadReplyError(TransportError):
@@ -156,10 +167,24 @@ class CampaignError(ApiError):
     handling = Handling.CAMPAIGN
 
 
+class DataApiAccessError(ApiError):
+    """The Data API refuses this key or this machine (component off, IP not whitelisted)."""
+
+    handling = Handling.NO_ACCESS
+
+
 class RequestError(ApiError):
     """The request is malformed: a bug on our side, not the contact's fault."""
 
     handling = Handling.REQUEST
+
+
+class DateIntervalError(RequestError):
+    """`date_interval_limit_reached`: a report's `date_from`..`date_till` spans over 3 months."""
+
+
+class FilterProhibitedError(RequestError):
+    """A report was filtered or sorted on a field its method does not allow."""
 
 
 MNEMONICS: dict[str, type[ApiError]] = {
@@ -194,6 +219,25 @@ MNEMONICS: dict[str, type[ApiError]] = {
     "call_session_not_found": RequestError,
     "batch_opreations_not_supported": RequestError,
     "notifications_not_supported": RequestError,
+    # The Data API's spellings and its get.* methods' own errors.
+    "batch_operations_not_supported": RequestError,
+    "method_component_disabled": CampaignError,
+    "parameter_component_disabled": CampaignError,
+    "date_interval_limit_reached": DateIntervalError,
+    "filter_prohibited": FilterProhibitedError,
+    "sort_prohibited": FilterProhibitedError,
+}
+
+# Where the Data API means something else by the same answer: without its component or from an
+# IP off the whitelist, reports are unavailable, which must never stop calls.
+DATA_API_MNEMONICS: dict[str, type[ApiError]] = {
+    **MNEMONICS,
+    "ip_not_whitelisted": DataApiAccessError,
+    "forbidden": DataApiAccessError,
+    "component_disabled": DataApiAccessError,
+    "method_component_disabled": DataApiAccessError,
+    "parameter_component_disabled": DataApiAccessError,
+    "account_inactive": DataApiAccessError,
 }
 
 # For a mnemonic we do not know: what its code group means (see the docs' "code groups").
@@ -208,22 +252,51 @@ CODE_GROUPS: dict[int, type[ApiError]] = {
     -32009: CampaignError,
 }
 
+DATA_API_CODE_GROUPS: dict[int, type[ApiError]] = {
+    **CODE_GROUPS,
+    -32002: RequestError,  # no contact is ever called through the Data API
+    -32003: DataApiAccessError,
+    -32007: RequestError,
+    -32008: DataApiAccessError,
+    -32009: DataApiAccessError,
+}
+
 # A value error on the contact field is the contact's fault, not the campaign's.
 _CONTACT_FIELDS = frozenset({"contact"})
 _VALUE_MNEMONICS = frozenset({"invalid_parameter_value", "data_type_error"})
 
 
-def error_class(code: int, mnemonic: str | None, field: str | None = None) -> type[ApiError]:
+def error_class(
+    code: int, mnemonic: str | None, field: str | None = None, *, data_api: bool = False
+) -> type[ApiError]:
     """The error class for a JSON-RPC error object: by mnemonic, else by code group."""
+    if data_api:
+        return _lookup(DATA_API_MNEMONICS, DATA_API_CODE_GROUPS, code, mnemonic)
     if mnemonic in _VALUE_MNEMONICS and field in _CONTACT_FIELDS:
         return ContactError
-    if mnemonic is not None and mnemonic in MNEMONICS:
-        return MNEMONICS[mnemonic]
-    return CODE_GROUPS.get(code, RequestError)
+    return _lookup(MNEMONICS, CODE_GROUPS, code, mnemonic)
 
 
-def from_error_object(error: dict[str, Any], limits: Limits | None = None) -> ApiError:
-    """Build the typed error from a reply's `error` object."""
+def _lookup(
+    mnemonics: dict[str, type[ApiError]],
+    code_groups: dict[int, type[ApiError]],
+    code: int,
+    mnemonic: str | None,
+) -> type[ApiError]:
+    if mnemonic is not None and mnemonic in mnemonics:
+        return mnemonics[mnemonic]
+    return code_groups.get(code, RequestError)
+
+
+def from_data_api_error_object(error: dict[str, Any], limits: Limits | None = None) -> ApiError:
+    """Build the typed error from a Data API reply's `error` object."""
+    return from_error_object(error, limits, data_api=True)
+
+
+def from_error_object(
+    error: dict[str, Any], limits: Limits | None = None, *, data_api: bool = False
+) -> ApiError:
+    """Build the typed error from a reply's `error` object (a Call API one unless `data_api`)."""
     code = error.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else 0
     raw_data = error.get("data")
@@ -231,7 +304,7 @@ def from_error_object(error: dict[str, Any], limits: Limits | None = None) -> Ap
     mnemonic = data.get("mnemonic") if isinstance(data.get("mnemonic"), str) else None
     field = data.get("field") if isinstance(data.get("field"), str) else None
     params = data.get("params") if isinstance(data.get("params"), dict) else None
-    cls = error_class(code, mnemonic, field)
+    cls = error_class(code, mnemonic, field, data_api=data_api)
     return cls(
         code=code,
         message=str(error.get("message") or ""),

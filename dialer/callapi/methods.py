@@ -4,7 +4,7 @@ Each method's "Параметры запроса" table becomes a `MethodSchema`
 type, whether they are required, the allowed values, and the fields of nested objects.
 `validate_params` checks a request against it and raises `InvalidParams` carrying the mnemonic the
 provider would answer with, so that the client refuses a bad request before sending it and the
-simulator (`dialer.callapi.fake`) answers exactly like the provider.
+simulator (`dialer.simulator`) answers exactly like the provider.
 
 Where the pages disagree, the newer separate pages win: `virtual_phone_usage_rule` (informer,
 employee) and `operator` of `start.simple_call` as a plain number string with
@@ -357,69 +357,3 @@ def _has_type(value: Any, kind: JsonType) -> bool:
         # JSON has no separate boolean-as-number; Python's bool is an int, so exclude it.
         return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, Mapping)
-
-
-# --- the provider's codes and messages, for the simulator ---------------------------------------
-
-ERROR_CODES: dict[str, int] = {
-    "parse_error": -32700,
-    "invalid_request": -32600,
-    "method_not_found": -32601,
-    "internal_error": -32603,
-    "access_token_expired": -32001,
-    "access_token_blocked": -32001,
-    "access_token_invalid": -32001,
-    "auth_error": -32001,
-    "forbidden": -32003,
-    "ip_not_whitelisted": -32003,
-    "virtual_phone_number_not_found": -32007,
-    "component_disabled": -32008,
-    "account_inactive": -32009,
-    "limit_exceeded": -32029,
-    "batch_opreations_not_supported": -32099,
-    "notifications_not_supported": -32099,
-}
-# Method-specific codes where the pages name another code than the usual one.
-_METHOD_CODES: dict[tuple[str, str], int] = {
-    ("contact_in_blacklist", "start.simple_call"): -32002,
-    ("contact_in_blacklist", "start.employee_call"): -32002,
-    ("scenario_not_found", "start.vnumber_call"): -32007,
-}
-PARAMS_CODE = -32602
-
-ERROR_MESSAGES: dict[str, str] = {
-    "parse_error": "Invalid JSON was received by the server.",
-    "invalid_request": "Invalid Request The JSON sent is not a valid Request object",
-    "method_not_found": "The method does not exist / is not available",
-    "internal_error": "Internal error, contact the support service",
-    "access_token_expired": "Access token has been expired",
-    "access_token_blocked": "Access token has been blocked",
-    "access_token_invalid": "Access token is invalid",
-    "auth_error": "Login or password is wrong",
-    "forbidden": "Permission denied",
-    "account_inactive": "Your account has been disabled, contact the support service",
-    "call_session_not_found": "Call session not found",
-    "data_type_error": "Data supplied is of wrong type",
-    "required_parameter_missed": "The required parameter has been missed",
-    "invalid_parameter_value": "Invalid parameter value",
-    "unexpected_parameters": "Unexpected method parameter(s)",
-    "invalid_parameters_combination": "The combination of parameters is not permitted",
-    "batch_opreations_not_supported": "Batch operations not supported",
-    "notifications_not_supported": "Notifications not supported",
-    "character_encoding_not_allowed": "The character encoding must be UTF-8",
-}
-
-
-def error_code_for(mnemonic: str, method: str | None = None) -> int:
-    """The JSON-RPC code the provider sends with `mnemonic` (for `method`, where pages differ).
-
-    Mnemonics not listed among the common errors are parameter errors, code -32602.
-    """
-    if method is not None and (mnemonic, method) in _METHOD_CODES:
-        return _METHOD_CODES[(mnemonic, method)]
-    return ERROR_CODES.get(mnemonic, PARAMS_CODE)
-
-
-def error_message_for(mnemonic: str) -> str:
-    """The provider's message text for a common mnemonic (the mnemonic itself when unknown)."""
-    return ERROR_MESSAGES.get(mnemonic, mnemonic)

@@ -1,25 +1,34 @@
-"""`dialer fake-api`: run the Call API simulator on a local port."""
+"""`dialer fake-api`: run the Call API and Data API simulator on a local port."""
 
 from __future__ import annotations
 
 import signal
 import threading
+import zoneinfo
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, DEFAULT_LOGIN, DEFAULT_PASSWORD
-from dialer.callapi.fake.config import (
+from dialer.cli.app import app
+from dialer.config import ConfigError, parse_costs
+from dialer.simulator import (
+    DEFAULT_ACCESS_TOKEN,
+    DEFAULT_LOGIN,
+    DEFAULT_PASSWORD,
+    DEFAULT_SHARES,
+    KINDS,
+    CallOutcomes,
+)
+from dialer.simulator.config import (
     DOCS_EMPLOYEE_IDS,
     DOCS_MEDIA_FILES,
     DOCS_SCENARIO_IDS,
     DOCS_VIRTUAL_NUMBERS,
     FakeCallApi,
 )
-from dialer.callapi.fake.server import SimulatorServer
-from dialer.cli.app import app
-from dialer.config import ConfigError, parse_costs
+from dialer.simulator.outcomes import SPELLINGS
+from dialer.simulator.server import LOOPBACK, SimulatorServer
 
 
 def _split(values: list[str]) -> list[str]:
@@ -34,9 +43,41 @@ def _ids(values: list[str], option: str) -> frozenset[int]:
         raise typer.BadParameter(f"{option} takes whole numbers", param_hint=option) from None
 
 
+def _shares(values: list[str]) -> dict[str, float]:
+    """`answered=0.6,busy=0.1` as outcome weights; the defaults when none is given."""
+    shares: dict[str, float] = {}
+    for item in _split(values):
+        name, _, weight = (part.strip() for part in item.partition("="))
+        try:
+            if not name:
+                raise ValueError(item)
+            shares[name] = float(weight)
+        except ValueError:
+            message = f"an outcome share looks like OUTCOME=WEIGHT, got {item!r}"
+            raise typer.BadParameter(message, param_hint="--outcome") from None
+    return shares or dict(DEFAULT_SHARES)
+
+
+def _scripts(values: list[str]) -> dict[str, tuple[str, ...]]:
+    """`79260000001=busy,answered` (one option per number) as scripted outcomes."""
+    scripts: dict[str, tuple[str, ...]] = {}
+    for value in values:
+        number, sep, outcomes = value.partition("=")
+        script = tuple(o.strip() for o in outcomes.split(",") if o.strip())
+        if not sep or not number.strip() or not script:
+            raise typer.BadParameter(
+                f"a script looks like NUMBER=OUTCOME,OUTCOME,..., got {value!r}",
+                param_hint="--script",
+            )
+        scripts[number.strip()] = script
+    return scripts
+
+
 @app.command("fake-api")
 def fake_api(
-    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind; loopback unless told otherwise.")
+    ] = LOOPBACK,
     port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
     access_token: Annotated[
         list[str],
@@ -89,21 +130,76 @@ def fake_api(
             max=1.0,
         ),
     ] = 0.0,
-    seed: Annotated[int | None, typer.Option(help="Seed for faults and call ids.")] = None,
+    outcome: Annotated[
+        list[str],
+        typer.Option(
+            help="OUTCOME=WEIGHT, repeatable or comma-separated: how calls end. Outcomes: "
+            + ", ".join(KINDS)
+            + "; any other name is sent as a raw finish_reason. "
+            + "[default: "
+            + ",".join(f"{k}={v:g}" for k, v in DEFAULT_SHARES.items())
+            + "]"
+        ),
+    ] = [],  # noqa: B006
+    script: Annotated[
+        list[str],
+        typer.Option(help="NUMBER=OUTCOME,OUTCOME,...: that number's calls end so, in order."),
+    ] = [],  # noqa: B006
+    answer_after: Annotated[
+        float, typer.Option(help="Seconds from a call's start to an answering pick-up.", min=0.0)
+    ] = 5.0,
+    report_delay: Annotated[
+        float,
+        typer.Option(help="Seconds from a call's end to its rows in the Data API.", min=0.0),
+    ] = 10.0,
+    spelling: Annotated[
+        str,
+        typer.Option(help="finish_reason spelling: " + " | ".join(SPELLINGS) + "."),
+    ] = "subscriber",
+    account_timezone: Annotated[
+        str, typer.Option(help="The account's zone, for the Data API's report times.")
+    ] = "Europe/Moscow",
+    data_minute_limit: Annotated[
+        int, typer.Option(help="Data API points per minute window.", min=0)
+    ] = 60,
+    data_day_limit: Annotated[int, typer.Option(help="Data API points per day window.", min=0)] = (
+        10_000
+    ),
+    data_api_refusal: Annotated[
+        str | None,
+        typer.Option(help="Refuse every Data API request with this mnemonic (ip_not_whitelisted)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for faults, outcomes and ids.")] = None,
     log: Annotated[
         Path | None, typer.Option(help="Append a JSONL line per request (secrets redacted).")
     ] = None,
 ) -> None:
-    """Run a local Call API v4.0 simulator.
+    """Run a local Call API v4.0 (/v4.0) and Data API v2.0 (/v2.0) simulator.
 
     Accepts the key `test-token` unless --access-token says otherwise, and login.user with
     `your_login` / `your_password` (the docs' example) unless --login/--password say otherwise.
     It knows the virtual numbers, scenarios, employees and media files of the docs' examples.
+    Every call ends after --call-duration seconds with an outcome drawn from --outcome, and shows
+    in get.calls_report / get.call_legs_report --report-delay seconds later.
     """
     try:
         costs = parse_costs(",".join(cost))
+        outcomes = CallOutcomes(
+            shares=_shares(outcome),
+            scripts=_scripts(script),
+            answer_after=answer_after,
+            report_delay=report_delay,
+            spelling=spelling,  # type: ignore[arg-type]  # checked by CallOutcomes
+        )
     except ConfigError as error:
         raise typer.BadParameter(str(error), param_hint="--cost") from None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--outcome / --spelling") from None
+    try:
+        zoneinfo.ZoneInfo(account_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        message = f"unknown time zone {account_timezone!r}"
+        raise typer.BadParameter(message, param_hint="--account-timezone") from None
     config = FakeCallApi(
         access_tokens=frozenset(_split(access_token) or [DEFAULT_ACCESS_TOKEN]),
         login=login,
@@ -126,6 +222,11 @@ def fake_api(
         slow_rate=slow_rate,
         slow_seconds=slow_seconds,
         cut_after_create_rate=cut_after_create_rate,
+        outcomes=outcomes,
+        account_timezone=account_timezone,
+        data_minute_limit=data_minute_limit,
+        data_day_limit=data_day_limit,
+        data_api_refusal=data_api_refusal,
         seed=seed,
         log_path=log,
     )
@@ -146,6 +247,7 @@ def _serve(server: SimulatorServer) -> None:
         typer.echo(f"cannot listen on {server.address[0]}:{server.address[1]}: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Call API simulator listening on {server.url} (Ctrl-C to stop)")
+    typer.echo(f"Data API simulator listening on {server.data_url}")
     try:
         server.wait()
     except KeyboardInterrupt:

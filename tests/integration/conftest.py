@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dialer.callapi.fake import FakeCallApi, SimulatorServer
+from dialer.simulator import FakeCallApi, SimulatorServer
 from tests.clock import Clock
 
 StartSimulator = Callable[..., SimulatorServer]

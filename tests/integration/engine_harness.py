@@ -33,7 +33,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from dialer import blacklist, lifecycle
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, FakeCallApi, LogEntry, SimulatorServer
 from dialer.callapi.methods import START_METHODS
 from dialer.campaigns import create_campaign, parse_campaign
 from dialer.contacts import import_contacts
@@ -49,6 +48,7 @@ from dialer.models import (
     ContactStatus,
 )
 from dialer.runner import worker_command
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, LogEntry, SimulatorServer
 from tests.services import RABBITMQ_URL, REDIS_URL, require, scratch_postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 
 from dialer.callapi import errors
 from dialer.callapi.client import CallApiClient
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, Fault, SimulatorServer
 from dialer.secrets import Secret
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, Fault, SimulatorServer
 from tests.clock import Clock
 from tests.integration.conftest import StartSimulator
 

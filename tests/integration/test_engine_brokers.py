@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dialer.callapi.fake import FakeCallApi
 from dialer.models import AttemptOutcome, BlacklistSource, ContactStatus
+from dialer.simulator import FakeCallApi
 from tests.integration.engine_harness import (
     RABBITMQ,
     REDIS,

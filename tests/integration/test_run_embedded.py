@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, FakeCallApi, SimulatorServer
 from dialer.db import make_engine, transaction
 from dialer.models import Attempt, Campaign, CampaignState, Contact
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN_NUMBER_CAMPAIGN = """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Callable
@@ -16,6 +15,8 @@ from dialer.callapi.client import ActiveCall, CallApiClient, Reply
 from dialer.callapi.limits import Limits
 from dialer.config import load_settings
 from dialer.secrets import Secret
+from tests.clock import Clock
+from tests.unit.callapi.scripted import FakeApi, fail, ok
 from tests.unit.callapi.vectors import (
     DOC_TOKEN,
     LIMITS,
@@ -31,59 +32,6 @@ OTHER_SESSION_TOKEN = "session-token-88aa01"
 LOGIN = "operator@example.org"
 PASSWORD = "hunter2-pa55word"
 
-Scripted = dict[str, Any] | httpx.Response
-Answer = Scripted | Exception | Callable[[dict[str, Any]], Scripted]
-
-
-class FakeApi:
-    """A scripted provider: answers requests in order and records what it was sent."""
-
-    def __init__(self, *answers: Answer) -> None:
-        self.answers = list(answers)
-        self.requests: list[dict[str, Any]] = []
-        self.raw: list[httpx.Request] = []
-
-    @property
-    def transport(self) -> httpx.MockTransport:
-        """The transport to give the client."""
-        return httpx.MockTransport(self.handle)
-
-    @property
-    def methods(self) -> list[str]:
-        """The methods called so far, in order."""
-        return [request["method"] for request in self.requests]
-
-    def tokens(self) -> list[str | None]:
-        """The access_token of every request, in order."""
-        return [request["params"].get("access_token") for request in self.requests]
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        """Record the request and give the next scripted answer."""
-        body = json.loads(request.content)
-        self.requests.append(body)
-        self.raw.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if callable(answer):
-            answer = answer(body)
-        if isinstance(answer, httpx.Response):
-            return answer
-        return httpx.Response(200, json={**answer, "id": body["id"]})
-
-
-def ok(data: Any, **extra: Any) -> dict[str, Any]:
-    """A success reply carrying `data`."""
-    return {"jsonrpc": "2.0", "result": {"data": data, **extra}}
-
-
-def fail(mnemonic: str, code: int = -32602, **data: Any) -> dict[str, Any]:
-    """An error reply with `mnemonic`."""
-    return {
-        "jsonrpc": "2.0",
-        "error": {"code": code, "message": mnemonic, "data": {"mnemonic": mnemonic, **data}},
-    }
-
 
 def login_reply(token: str = SESSION_TOKEN, expire_at: float = 10_000.0) -> dict[str, Any]:
     """A login.user reply."""
@@ -93,16 +41,6 @@ def login_reply(token: str = SESSION_TOKEN, expire_at: float = 10_000.0) -> dict
 def doc_params(method: str) -> dict[str, Any]:
     """The docs' example params for `method`, without the token."""
     return {k: v for k, v in REQUESTS[method]["params"].items() if k != "access_token"}
-
-
-class Clock:
-    """A settable clock."""
-
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def keyed(api: FakeApi, **kwargs: Any) -> CallApiClient:
@@ -117,7 +55,7 @@ def logged_in(api: FakeApi, clock: Clock | None = None) -> CallApiClient:
         login=LOGIN,
         password=Secret(PASSWORD),
         transport=api.transport,
-        clock=clock or Clock(),
+        clock=clock or Clock(1_000.0),
     )
 
 

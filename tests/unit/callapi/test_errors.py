@@ -19,7 +19,7 @@ from dialer.callapi.errors import (
     from_error_object,
 )
 from dialer.callapi.limits import Limits
-from dialer.callapi.methods import error_code_for
+from dialer.simulator.refusals import error_code_for
 from tests.unit.callapi.vectors import ERROR_EXAMPLE, LIMITS
 
 # What each mnemonic must lead to, written out so that a change to MNEMONICS is a visible decision.
@@ -54,7 +54,22 @@ EXPECTED_HANDLING: dict[str, Handling] = {
     "call_session_not_found": Handling.REQUEST,
     "batch_opreations_not_supported": Handling.REQUEST,
     "notifications_not_supported": Handling.REQUEST,
+    "batch_operations_not_supported": Handling.REQUEST,
+    "method_component_disabled": Handling.CAMPAIGN,
+    "parameter_component_disabled": Handling.CAMPAIGN,
+    "date_interval_limit_reached": Handling.REQUEST,
+    "filter_prohibited": Handling.REQUEST,
+    "sort_prohibited": Handling.REQUEST,
 }
+# The Data API's reading where it differs: no access to reports never stops the campaign.
+DATA_API_ACCESS = (
+    "ip_not_whitelisted",
+    "forbidden",
+    "component_disabled",
+    "method_component_disabled",
+    "parameter_component_disabled",
+    "account_inactive",
+)
 
 
 def error_object(code: int, mnemonic: str | None = None, **data: Any) -> dict[str, Any]:
@@ -160,4 +175,40 @@ def test_transport_errors_handling() -> None:
     assert errors.NotSentError("x").handling is Handling.TRANSIENT
     assert errors.AmbiguousError("x").handling is Handling.AMBIGUOUS
     assert errors.BadReplyError("x", status_code=502).handling is Handling.TRANSIENT
+    assert errors.NoReplyError("x").handling is Handling.TRANSIENT
     assert errors.InvalidParams("m", "f", "data_type_error", "x").handling is Handling.REQUEST
+
+
+@pytest.mark.parametrize("mnemonic", DATA_API_ACCESS)
+def test_data_api_reads_access_refusals_as_no_access(mnemonic: str) -> None:
+    error = from_error_object(error_object(error_code_for(mnemonic), mnemonic), data_api=True)
+    assert type(error) is errors.DataApiAccessError
+    assert error.handling is Handling.NO_ACCESS
+
+
+@pytest.mark.parametrize("code", [-32003, -32008, -32009])
+def test_data_api_unknown_access_mnemonic_falls_back_to_no_access(code: int) -> None:
+    error = from_error_object(error_object(code, "something_new"), data_api=True)
+    assert error.handling is Handling.NO_ACCESS
+
+
+@pytest.mark.parametrize(
+    ("mnemonic", "cls"),
+    [
+        ("date_interval_limit_reached", errors.DateIntervalError),
+        ("filter_prohibited", errors.FilterProhibitedError),
+        ("sort_prohibited", errors.FilterProhibitedError),
+        ("limit_exceeded", errors.RateLimitError),
+        ("internal_error", errors.TransientApiError),
+        ("access_token_invalid", errors.AuthError),
+    ],
+)
+def test_data_api_shares_the_other_mnemonics(mnemonic: str, cls: type[ApiError]) -> None:
+    error = from_error_object(error_object(error_code_for(mnemonic), mnemonic), data_api=True)
+    assert type(error) is cls
+    assert issubclass(cls, ApiError)
+
+
+def test_call_api_still_pauses_the_campaign_on_an_ip_refusal() -> None:
+    error = from_error_object(error_object(-32003, "ip_not_whitelisted"))
+    assert error.handling is Handling.CAMPAIGN

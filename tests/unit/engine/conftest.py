@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import Engine
 
 from dialer.callapi.client import CallApiClient
-from dialer.callapi.fake import DEFAULT_ACCESS_TOKEN, FakeCallApi, Simulator
 from dialer.config import Settings, load_settings
 from dialer.db import transaction
 from dialer.dialing import Dialer
 from dialer.models import Campaign, CampaignState, Contact
 from dialer.options import CampaignOptions, Retry
 from dialer.secrets import Secret
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, Simulator
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday, 12:00 in Moscow
 

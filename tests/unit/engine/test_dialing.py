@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from dialer import dialing, pacing
-from dialer.callapi.fake import Fault, Simulator
 from dialer.db import transaction
 from dialer.dialing import Dialer
 from dialer.models import (
@@ -23,6 +22,7 @@ from dialer.models import (
     ContactStatus,
 )
 from dialer.options import CampaignOptions, Retry, Window
+from dialer.simulator import Fault, Simulator
 from tests.unit.engine.conftest import Clock, MakeSimulator, add_campaign, phones
 
 

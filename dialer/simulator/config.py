@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dialer.simulator.outcomes import CallOutcomes
+
 DEFAULT_ACCESS_TOKEN = "test-token"  # noqa: S105 -- a public test key, documented in --help
 # The credentials of the docs' login.user example, so that example succeeds unchanged.
 DEFAULT_LOGIN = "your_login"
@@ -61,7 +63,14 @@ class FakeCallApi:
     tags: Mapping[int, str] = field(default_factory=lambda: dict(DOCS_TAGS))
     known_call_sessions: frozenset[int] = DOCS_CALL_SESSIONS
     tts_max_length: int = 1000
-    call_duration: float = 30.0  # seconds a placed call stays in list.calls
+    call_duration: float = 30.0  # seconds a placed call lasts (stays in list.calls)
+    # How calls end, and when the Data API's reports show them.
+    outcomes: CallOutcomes = field(default_factory=CallOutcomes)
+    account_timezone: str = "Europe/Moscow"  # the zone of the Data API's report times
+    # The Data API (`/v2.0`) has its own points budget, in the same windows as the Call API's.
+    data_minute_limit: int = 60
+    data_day_limit: int = 10_000
+    data_api_refusal: str | None = None  # e.g. "ip_not_whitelisted": refuse every report
     fail_rate_5xx: float = 0.0
     fail_rate_internal: float = 0.0
     slow_rate: float = 0.0

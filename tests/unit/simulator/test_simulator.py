@@ -13,8 +13,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from dialer.callapi.fake import FakeCallApi, Fault, SimulatorServer
 from dialer.cli.app import app
+from dialer.simulator import FakeCallApi, Fault, SimulatorServer
 from tests.clock import Clock
 from tests.unit.callapi.vectors import DOC_TOKEN, REQUESTS, SIMPLE_CALL_REFERENCE_PARAMS
 

@@ -1,4 +1,5 @@
-"""The HTTP side of the simulator: `POST /v4.0` on a loopback port, in a background thread."""
+"""The HTTP side of the simulator: `POST /v4.0` (Call API) and `POST /v2.0` (Data API) on one port,
+in a background thread. It binds the loopback interface unless given another host."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from dialer.callapi.fake.account import ActiveCall
-from dialer.callapi.fake.config import FakeCallApi, Fault
-from dialer.callapi.fake.simulator import LogEntry, Outcome, Simulator, Stats
 from dialer.callapi.limits import Limits
+from dialer.simulator.account import ActiveCall
+from dialer.simulator.config import FakeCallApi, Fault
+from dialer.simulator.simulator import Api, LogEntry, Outcome, Simulator, Stats
 
-API_PATHS = frozenset({"/v4.0", "/v4.0/"})
+API_PATHS = {f"/{api.value}{slash}": api for api in Api for slash in ("", "/")}
+LOOPBACK = "127.0.0.1"
 IDLE_KEEPALIVE_SECONDS = 30.0  # an idle keep-alive connection is closed after this long
 POLL_SECONDS = 0.05  # how soon stop() is noticed by the serving thread
 
@@ -62,10 +64,11 @@ class _Handler(BaseHTTPRequestHandler):
         # on this keep-alive connection.
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
-        if self.path not in API_PATHS:
+        api = API_PATHS.get(self.path)
+        if api is None:
             self._send_plain(404, b"Not Found")
             return
-        outcome = self.server.simulator.handle(raw, self.headers.get("Content-Type"))
+        outcome = self.server.simulator.handle(raw, self.headers.get("Content-Type"), api)
         self._deliver(outcome)
 
     def do_GET(self) -> None:
@@ -108,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
 class SimulatorServer:
     """A running simulator: `start()` it (port 0 picks a free one), talk to `.url`, `stop()` it."""
 
-    def __init__(self, config: FakeCallApi | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, config: FakeCallApi | None = None, host: str = LOOPBACK, port: int = 0):
         self.config = config or FakeCallApi()
         self.simulator = Simulator(self.config)
         self._address = (host, port)
@@ -117,9 +120,17 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        """The API URL, e.g. `http://127.0.0.1:8765/v4.0`."""
+        """The Call API's URL, e.g. `http://127.0.0.1:8765/v4.0`."""
+        return self._url(Api.CALL)
+
+    @property
+    def data_url(self) -> str:
+        """The Data API's URL, e.g. `http://127.0.0.1:8765/v2.0`."""
+        return self._url(Api.DATA)
+
+    def _url(self, api: Api) -> str:
         host, port = self.address
-        return f"http://{host}:{port}/v4.0"
+        return f"http://{host}:{port}/{api.value}"
 
     @property
     def address(self) -> tuple[str, int]:
@@ -189,9 +200,13 @@ class SimulatorServer:
         """The account's blacklist now."""
         return self.simulator.blacklist()
 
-    def limits(self) -> Limits:
-        """The limits a reply would carry now."""
-        return self.simulator.limits()
+    def limits(self, api: Api = Api.CALL) -> Limits:
+        """The limits a reply of `api` would carry now."""
+        return self.simulator.limits(api)
+
+    def calls(self) -> list[ActiveCall]:
+        """Every call placed so far, ended or not, with how each ends."""
+        return self.simulator.calls()
 
     def stats(self) -> Stats:
         """Counters: requests, successes, points spent per window, limit_exceeded, faults."""

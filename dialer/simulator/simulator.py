@@ -1,19 +1,24 @@
 """The JSON-RPC side of the simulator: one request body in, one HTTP outcome out.
 
-Order of checks for one request (the provider's order, as far as the docs let us see it)::
+It serves two APIs of one account: the Call API (`Api.CALL`, `/v4.0`) and the Data API
+(`Api.DATA`, `/v2.0`: login, logout and the reports of `dialer.simulator.reports`), each with its
+own points budget. Order of checks for one request (the provider's, as far as the docs show)::
 
     injected HTTP 5xx ─ body decoding ─ JSON (parse_error) ─ batch ─ envelope (invalid_request,
-    notifications_not_supported) ─ method_not_found ─ access token (-32001) ─ injected
-    internal_error ─ parameters (methods.validate_params) ─ UTF-8 ─ points budget
-    (limit_exceeded) ─ the method itself (unknown objects, blacklist, ...) ─ points spent
+    notifications_not_supported) ─ method_not_found ─ access token (-32001) ─ Data API access
+    (`data_api_refusal`) ─ injected internal_error ─ parameters (methods.validate_params) ─ UTF-8
+    ─ points budget (limit_exceeded) ─ the method itself (unknown objects, blacklist, ...) ─
+    points spent
 
 Every step is under one lock, so the simulator is thread-safe and its counters exact; an injected
-slow answer is delayed by the HTTP layer, outside the lock.
+slow answer is delayed by the HTTP layer, outside the lock. (The module is over 400 lines because
+that one pipeline, shared by both APIs, reads best in one place.)
 """
 
 from __future__ import annotations
 
 import collections
+import enum
 import json
 import logging
 import random
@@ -23,19 +28,14 @@ from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
 from dialer.callapi.errors import InvalidParams
-from dialer.callapi.fake.account import METHODS, Account, ActiveCall
-from dialer.callapi.fake.budget import PointsBudget, Window
-from dialer.callapi.fake.config import FakeCallApi, Fault
-from dialer.callapi.fake.refusals import Refusal
 from dialer.callapi.limits import Limits
-from dialer.callapi.methods import (
-    SCHEMAS,
-    START_METHODS,
-    error_code_for,
-    error_message_for,
-    validate_params,
-)
+from dialer.callapi.methods import SCHEMAS, START_METHODS, validate_params
 from dialer.secrets import redact
+from dialer.simulator.account import METHODS, Account, ActiveCall
+from dialer.simulator.budget import PointsBudget, Window
+from dialer.simulator.config import FakeCallApi, Fault
+from dialer.simulator.refusals import Refusal, error_code_for, error_message_for
+from dialer.simulator.reports import REPORT_METHODS, Report, Reports
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,15 @@ PROXY_PAGE = (
     b"<body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
 )
 MAX_LOG_ENTRIES = 100_000  # the in-memory log of a long-running simulator stays bounded
+SESSION_METHODS = frozenset({"login.user", "logout.user"})
+DATA_METHODS = REPORT_METHODS | SESSION_METHODS
+
+
+class Api(enum.Enum):
+    """Which of the account's APIs a request was sent to."""
+
+    CALL = "v4.0"
+    DATA = "v2.0"
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class Stats:
     day_points_spent: int  # in the current day window
     calls_placed: int
     outcomes: Mapping[str, int]  # "ok" / mnemonic / "http_503" -> how many
+    data_points_spent: int = 0  # in total, on the Data API's own budget
 
 
 @dataclass
@@ -95,6 +105,7 @@ class _Exchange:
     """What is known about one request while it is processed."""
 
     now: float
+    api: Api = Api.CALL
     id: Any = None
     method: str | None = None
     params: Any = None
@@ -121,6 +132,13 @@ class Simulator:
         self._budget = PointsBudget(
             config.minute_limit, config.day_limit, config.window_seconds, config.day_window_seconds
         )
+        self._data_budget = PointsBudget(
+            config.data_minute_limit,
+            config.data_day_limit,
+            config.window_seconds,
+            config.day_window_seconds,
+        )
+        self._reports = Reports(config.outcomes, config.account_timezone)
         self._injected: list[_Injection] = []
         self._log: collections.deque[LogEntry] = collections.deque(maxlen=MAX_LOG_ENTRIES)
         self._outcomes: collections.Counter[str] = collections.Counter()
@@ -148,12 +166,18 @@ class Simulator:
         with self._lock:
             return frozenset(self._account.blacklist)
 
-    def limits(self) -> Limits:
-        """The `metadata.limits` a reply would carry now."""
+    def limits(self, api: Api = Api.CALL) -> Limits:
+        """The `metadata.limits` a reply of `api` would carry now."""
         with self._lock:
             now = self.config.clock()
-            self._budget.roll(now, start=False)  # looking must not start the windows
-            return self._budget.limits(now)
+            budget = self._budget_of(api)
+            budget.roll(now, start=False)  # looking must not start the windows
+            return budget.limits(now)
+
+    def calls(self) -> list[ActiveCall]:
+        """Copies of every call placed so far, ended or not, with how each ends."""
+        with self._lock:
+            return [replace(c) for c in self._account.history]
 
     def stats(self) -> Stats:
         """A snapshot of the counters."""
@@ -169,6 +193,7 @@ class Simulator:
                 day_points_spent=self._budget.day.spent,
                 calls_placed=self._calls_placed,
                 outcomes=dict(self._outcomes),
+                data_points_spent=self._data_budget.spent_total,
             )
 
     def inject(self, fault: Fault, times: int = 1, method: str | None = None) -> None:
@@ -188,11 +213,11 @@ class Simulator:
 
     # --- one request --------------------------------------------------------------------------
 
-    def handle(self, raw: bytes, content_type: str | None = None) -> Outcome:
-        """Answer one POSTed body."""
+    def handle(self, raw: bytes, content_type: str | None = None, api: Api = Api.CALL) -> Outcome:
+        """Answer one body POSTed to `api`."""
         with self._lock:
-            exchange = _Exchange(now=self.config.clock())
-            self._budget.roll(exchange.now)
+            exchange = _Exchange(now=self.config.clock(), api=api)
+            self._budget_of(api).roll(exchange.now)
             try:
                 self._read_envelope(exchange, raw, content_type)
             except Refusal as refusal:
@@ -264,23 +289,36 @@ class Simulator:
 
     def _process(self, exchange: _Exchange) -> Any:
         method, params, now = str(exchange.method), exchange.params, exchange.now
-        if method not in METHODS:
+        data_api = exchange.api is Api.DATA
+        if method not in (DATA_METHODS if data_api else METHODS):
             raise Refusal.of("method_not_found", field="method", value=method)
         token = params.get("access_token")
         if method != "login.user" and isinstance(token, str) and token:
             self._account.authenticate(token, now)
+        if data_api and self.config.data_api_refusal is not None:
+            raise Refusal.of(self.config.data_api_refusal)
+        if method in REPORT_METHODS and not token:
+            raise Refusal.of("required_parameter_missed", field="access_token")
         if exchange.fault is Fault.INTERNAL:
             raise Refusal.of("internal_error")
         _validate(method, params)
         if exchange.bad_encoding:
             raise Refusal.of("character_encoding_not_allowed")
-        cost = self.config.cost(method)
-        short = self._budget.short_of(cost)
+        # Every Data API method weighs one point, on the Data API's own budget.
+        cost = 1 if data_api else self.config.cost(method)
+        budget = self._budget_of(exchange.api)
+        short = budget.short_of(cost)
         if short is not None:
-            raise _limit_exceeded(short, self._budget.minute)
-        data = self._account.handle(method, params, now)
-        self._budget.spend(cost)  # only a success costs points
+            raise _limit_exceeded(short, budget.minute)
+        if method in REPORT_METHODS:
+            data: Any = self._reports.handle(method, params, now, self._account.history)
+        else:
+            data = self._account.handle(method, params, now)
+        budget.spend(cost)  # only a success costs points
         return data
+
+    def _budget_of(self, api: Api) -> PointsBudget:
+        return self._data_budget if api is Api.DATA else self._budget
 
     # --- replies ------------------------------------------------------------------------------
 
@@ -292,7 +330,8 @@ class Simulator:
     def _error_reply(self, exchange: _Exchange, refusal: Refusal) -> Outcome:
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": exchange.id}
         reply["error"] = refusal.error_object()
-        limits = self._budget.limits(exchange.now).as_dict() if refusal.counted else None
+        budget = self._budget_of(exchange.api)
+        limits = budget.limits(exchange.now).as_dict() if refusal.counted else None
         if limits is not None:
             reply["metadata"] = {"limits": limits}
         fault = exchange.fault
@@ -303,9 +342,13 @@ class Simulator:
         return self._answer(exchange, reply, refusal.mnemonic, fault, None, limits)
 
     def _result_reply(self, exchange: _Exchange, data: Any) -> Outcome:
-        limits = self._budget.limits(exchange.now).as_dict()
+        limits = self._budget_of(exchange.api).limits(exchange.now).as_dict()
         reply = {"jsonrpc": "2.0", "id": exchange.id}
-        reply["result"] = {"data": data, "metadata": {"limits": limits}}
+        metadata: dict[str, Any] = {"limits": limits}
+        if isinstance(data, Report):
+            metadata["total_items"] = data.total_items
+            data = data.rows
+        reply["result"] = {"data": data, "metadata": metadata}
         call_id = _call_session_id(data, exchange.params)
         if exchange.method in START_METHODS:
             self._calls_placed += 1

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialer.callapi.fake.config import FakeCallApi
-from dialer.callapi.fake.refusals import Refusal
 from dialer.callapi.methods import START_METHODS
+from dialer.simulator.config import FakeCallApi
+from dialer.simulator.outcomes import Ending, OutcomeDrawer
+from dialer.simulator.refusals import Refusal
 
 # Call-control methods whose only effect the simulator models is "the session must exist".
 SESSION_METHODS = frozenset(
@@ -73,6 +74,8 @@ class ActiveCall:
     external_id: str | None
     legs: list[dict[str, Any]]
     tags: list[dict[str, Any]] = field(default_factory=list)
+    ending: Ending | None = None  # how the call ends (drawn when it is created)
+    request_id: int = 0  # the provider's id of the start.* request (`call_api_request_id`)
 
     def as_listed(self) -> dict[str, Any]:
         """The call as list.calls shows it."""
@@ -95,6 +98,9 @@ class Account:
         self.config = config
         self.blacklist: set[str] = set(config.blacklist)
         self.calls: dict[int, ActiveCall] = {}
+        self.history: list[ActiveCall] = []  # every call placed, in order: the reports' source
+        self._endings = OutcomeDrawer(config.outcomes, config.seed)
+        self._requests = itertools.count(first_call_session_id * 3)
         self._sessions: dict[str, float] = {}  # login.user token -> when it stops working
         self._known_sessions = set(config.known_call_sessions)
         self._ids = itertools.count(first_call_session_id)
@@ -176,6 +182,7 @@ class Account:
             )
         call = self._new_call(method, params, number, contact, now)
         self.calls[call.call_session_id] = call
+        self.history.append(call)
         return {"call_session_id": call.call_session_id}
 
     def _check_virtual_number(self, method: str, number: str) -> None:
@@ -254,6 +261,8 @@ class Account:
             contact_phone_number=contact,
             external_id=external_id if isinstance(external_id, str) else None,
             legs=self._legs_of(method, params, number, contact),
+            ending=self._endings.draw(contact),
+            request_id=next(self._requests),
         )
 
     def _legs_of(
@@ -317,12 +326,14 @@ class Account:
         self._check_messages(params)
         return dict(SUCCESS)
 
-    def _release(self, _method: str, params: Mapping[str, Any], _now: float) -> Any:
+    def _release(self, _method: str, params: Mapping[str, Any], now: float) -> Any:
         call = self._session(params)
         call_id = params["call_session_id"]
         self.calls.pop(call_id, None)
         if call is None:
             self._known_sessions.discard(call_id)
+        else:
+            call.ends_at = min(call.ends_at, now)  # the reports show it ending now
         return dict(SUCCESS)
 
     def _block(self, _method: str, params: Mapping[str, Any], _now: float) -> Any:
