@@ -25,11 +25,12 @@ from sqlalchemy import Engine, or_, select, update
 from dialer.db import transaction
 from dialer.dispositions import disposition_of
 from dialer.models import Attempt, AttemptOutcome, ReportStatus
-from dialer.outcomes import CallEnd, record_absence, record_end
+from dialer.outcomes import CallEnd, record_absence, record_ends
 
 log = logging.getLogger("dialer.collector")
 
-BATCH = 500
+# One `in` filter of this many external ids: two requests (sessions, legs) per batch.
+BATCH = 2_000
 # Report times are in the account's zone and our clock may be off: ask for a wide span around the
 # requests; the external_id filter keeps the answer small whatever the span.
 DATE_PADDING = dt.timedelta(days=1)
@@ -117,19 +118,19 @@ def collect(
 ) -> CollectResult:
     """One pass: expire what waited too long, then ask the reports for one batch of attempts."""
     result = CollectResult(expired=expire(engine, now, timeout))
-    awaited = claim(engine, now, interval, batch)
-    result.asked = len(awaited)
-    if not awaited:
-        return result
-    try:
-        _ask(engine, reports, awaited, now, result)
-    except ReportsUnavailable as exc:
-        if not exc.permanent:
-            log.info("call reports not read now (asked again later): %s", exc)
-            return result
-        # Without report access the outcomes stay unknown; calls go on all the same.
-        _say_once(f"call outcomes stay unknown: the account cannot read call reports ({exc})")
-        result.expired += expire_now(engine, [a.attempt_id for a in awaited])
+    while awaited := claim(engine, now, interval, batch):
+        result.asked += len(awaited)
+        try:
+            _ask(engine, reports, awaited, now, result)
+        except ReportsUnavailable as exc:
+            if not exc.permanent:
+                log.info("call reports not read now (asked again later): %s", exc)
+                return result
+            # Without report access the outcomes stay unknown; calls go on all the same.
+            _say_once(f"call outcomes stay unknown: the account cannot read call reports ({exc})")
+            result.expired += expire_now(engine, [a.attempt_id for a in awaited])
+        if len(awaited) < batch:
+            break
     return result
 
 
@@ -146,13 +147,14 @@ def _ask(
     by_external_id = {a.external_id: a for a in awaited}
     calls = reports.find_calls(list(by_external_id), since, until)
     legs = reports.contact_legs([c.call_session_id for c in calls], since, until) if calls else {}
+    ends: dict[int, CallEnd] = {}
     for call in calls:
         attempt = by_external_id.get(call.external_id)
         if attempt is None:
             continue  # a reply about an id we did not ask for: nothing to do with it
         leg = legs.get(call.call_session_id)
         picked_up = leg.picked_up if leg else None
-        end = CallEnd(
+        ends[attempt.attempt_id] = CallEnd(
             call_session_id=call.call_session_id,
             finish_reason=call.finish_reason,
             disposition=disposition_of(call.finish_reason, picked_up=picked_up),
@@ -162,22 +164,27 @@ def _ask(
             total_seconds=call.total_seconds,
             finished_at=call.finished_at,
         )
-        if record_end(engine, attempt.attempt_id, end, now):
-            result.found += 1
-            result.recorded.append(attempt.attempt_id)
+    recorded = record_ends(engine, ends, now)
+    result.found += len(recorded)
+    result.recorded.extend(recorded)
     found = {c.external_id for c in calls}
-    result.absent = _settle_absent(engine, reports, awaited, found, now, until)
+    result.absent += _settle_absent(engine, reports, awaited, found, now, until)
 
 
 def claim(engine: Engine, now: dt.datetime, interval: float, batch: int) -> list[_Awaited]:
-    """Take up to `batch` awaited attempts not asked about for `interval` seconds (oldest first)."""
-    asked_before = now - dt.timedelta(seconds=interval)
+    """Take up to `batch` awaited attempts not asked about for `interval` seconds (oldest first).
+
+    An attempt is first asked about `interval` seconds after its request: most calls have ended
+    and been reported by then, so a batch is rarely asked for twice.
+    """
+    before = now - dt.timedelta(seconds=interval)
     with transaction(engine) as session:
         rows = session.execute(
             select(Attempt.id, Attempt.external_id, Attempt.requested_at, Attempt.outcome)
             .where(
                 Attempt.report_status == ReportStatus.AWAITED,
-                or_(Attempt.report_asked_at.is_(None), Attempt.report_asked_at <= asked_before),
+                Attempt.requested_at <= before,
+                or_(Attempt.report_asked_at.is_(None), Attempt.report_asked_at <= before),
             )
             .order_by(Attempt.report_asked_at.nulls_first(), Attempt.requested_at)
             .limit(batch)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from dialer.db import transaction
@@ -71,33 +73,48 @@ AFTER_CALL: dict[Disposition, tuple[Next, ContactStatus]] = {
 """Disposition → (what happens to the contact, its status when no redial follows)."""
 
 
-def record_end(engine: Engine, attempt_id: int, end: CallEnd, now: dt.datetime) -> bool:
-    """Store a call's end on its attempt and move the contact; False if already recorded."""
+def record_ends(engine: Engine, ends: Mapping[int, CallEnd], now: dt.datetime) -> list[int]:
+    """Store calls' ends on their attempts (by attempt id) and move their contacts, in one
+    transaction; returns the attempts recorded now (those not recorded before)."""
     with transaction(engine) as session:
-        stored = session.execute(
-            update(Attempt)
-            .where(Attempt.id == attempt_id, Attempt.report_status == ReportStatus.AWAITED)
-            .values(
-                report_status=ReportStatus.FOUND,
-                # An `unknown` attempt found in the report was placed after all.
-                outcome=AttemptOutcome.PLACED,
-                call_session_id=end.call_session_id,
-                finish_reason=end.finish_reason,
-                disposition=end.disposition,
-                call_answered=end.picked_up,
-                listened_seconds=end.listened_seconds,
-                talk_duration=end.talk_seconds,
-                total_duration=end.total_seconds,
-                call_finished_at=end.finished_at,
-            )
-        )
-        if getattr(stored, "rowcount", 0) != 1:
-            return False
-        attempt = session.get_one(Attempt, attempt_id)
-        contact = session.get_one(Contact, attempt.contact_id, with_for_update=True)
-        campaign = session.get_one(Campaign, attempt.campaign_id)
-        _after_call(session, campaign, contact, end, now)
-    return True
+        # Locked, then checked: an attempt another collector recorded first is not selected.
+        attempts = session.scalars(
+            select(Attempt)
+            .where(Attempt.id.in_(list(ends)), Attempt.report_status == ReportStatus.AWAITED)
+            .order_by(Attempt.id)
+            .with_for_update()
+        ).all()
+        contacts = _by_id(session, Contact, {a.contact_id for a in attempts}, lock=True)
+        campaigns = _by_id(session, Campaign, {a.campaign_id for a in attempts}, lock=False)
+        for attempt in attempts:
+            end = ends[attempt.id]
+            _store(attempt, end)
+            _after_call(campaigns[attempt.campaign_id], contacts[attempt.contact_id], end, now)
+        return [a.id for a in attempts]
+
+
+def _store(attempt: Attempt, end: CallEnd) -> None:
+    attempt.report_status = ReportStatus.FOUND
+    # An `unknown` attempt found in the report was placed after all.
+    attempt.outcome = AttemptOutcome.PLACED
+    attempt.call_session_id = end.call_session_id
+    attempt.finish_reason = end.finish_reason
+    attempt.disposition = end.disposition
+    attempt.call_answered = end.picked_up
+    attempt.listened_seconds = end.listened_seconds
+    attempt.talk_duration = end.talk_seconds
+    attempt.total_duration = end.total_seconds
+    attempt.call_finished_at = end.finished_at
+
+
+_Row = TypeVar("_Row", Contact, Campaign)
+
+
+def _by_id(session: Session, model: type[_Row], ids: set[int], *, lock: bool) -> dict[int, _Row]:
+    query = select(model).where(model.id.in_(sorted(ids))).order_by(model.id)
+    if lock:
+        query = query.with_for_update()
+    return {row.id: row for row in session.scalars(query)}
 
 
 def record_absence(engine: Engine, attempt_id: int, now: dt.datetime) -> bool:
@@ -122,9 +139,7 @@ def record_absence(engine: Engine, attempt_id: int, now: dt.datetime) -> bool:
     return True
 
 
-def _after_call(
-    session: Session, campaign: Campaign, contact: Contact, end: CallEnd, now: dt.datetime
-) -> None:
+def _after_call(campaign: Campaign, contact: Contact, end: CallEnd, now: dt.datetime) -> None:
     """Move the contact as `AFTER_CALL` says for the call's disposition."""
     if contact.status not in (ContactStatus.PLACED, ContactStatus.UNKNOWN):
         return  # moved on by hand (requeued, cancelled) since: the report only adds its facts

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.callapi.fake import FakeCallApi, SimulatorServer
+from dialer.simulator import FakeCallApi, SimulatorServer
 from tests.integration.test_run_embedded import dialer
 
 CAMPAIGN = """
