@@ -22,6 +22,7 @@ from dialer.callapi.errors import ApiError, CallApiError, InvalidParams
 from dialer.callapi.limits import Limits
 from dialer.config import Settings
 from dialer.db import transaction
+from dialer.dispositions import Disposition
 from dialer.models import (
     Attempt,
     AttemptOutcome,
@@ -30,6 +31,7 @@ from dialer.models import (
     CampaignState,
     Contact,
     ContactStatus,
+    ReportStatus,
 )
 from dialer.options import CampaignOptions
 from dialer.policy import Move, Pause, Rule, Verdict
@@ -68,7 +70,7 @@ def close_attempt(
     engine: Engine,
     settings: Settings,
     ticket: Ticket,
-    verdict: Verdict,
+    verdict: AttemptOutcome,
     now: dt.datetime,
     *,
     limits: Limits | None = None,
@@ -86,6 +88,7 @@ def close_attempt(
                 answered_at=now,
                 call_session_id=call_session_id,
                 limits=limits.as_dict() if limits else None,
+                report_status=_report_status(settings, verdict),
                 **_error_columns(error),
             )
         )
@@ -97,21 +100,26 @@ def close_attempt(
         if not rule.counts_request:
             contact.requests -= 1
         if not rule.again_now:
-            _move(session, campaign, contact, rule, error, now)
+            move_contact(session, campaign, contact, verdict, now, error)
         _maybe_pause(session, campaign, rule, error, now)
     refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
     pacing.settle(engine, settings, now, limits, refund_of)
 
 
+def _report_status(settings: Settings, outcome: AttemptOutcome) -> ReportStatus | None:
+    """A call that was (or may have been) made has its end awaited in the provider's reports."""
+    awaited = outcome in (AttemptOutcome.PLACED, AttemptOutcome.UNKNOWN)
+    return ReportStatus.AWAITED if awaited and settings.outcomes_enabled else None
+
+
 def end_round(engine: Engine, contact_id: int, error: CallApiError, now: dt.datetime) -> Turn:
     """The turn's tries of a request ran out on `error`: move the contact as its row says."""
-    rule = policy.rule_for(policy.outcome_of(error))
     with transaction(engine) as session:
         contact = session.get_one(Contact, contact_id, with_for_update=True)
         if contact.status != ContactStatus.DIALING:
             return Turn.SKIPPED
         campaign = session.get_one(Campaign, contact.campaign_id)
-        moved_to = _move(session, campaign, contact, rule, error, now)
+        moved_to = move_contact(session, campaign, contact, policy.outcome_of(error), now, error)
         return Turn.FAILED if moved_to == ContactStatus.FAILED else Turn.RESCHEDULED
 
 
@@ -125,17 +133,21 @@ def hand_back(engine: Engine, contact_id: int, expected: ContactStatus, until: d
         )
 
 
-def _move(
+def move_contact(
     session: Session,
     campaign: Campaign,
     contact: Contact,
-    rule: Rule,
-    error: CallApiError | None,
+    verdict: Verdict,
     now: dt.datetime,
+    error: CallApiError | None = None,
 ) -> ContactStatus:
-    """Set the contact's status as the rule says; returns it."""
+    """Set the contact's status as the verdict's row says; returns it."""
+    rule = policy.rule_for(verdict)
+    retry = CampaignOptions.from_json(campaign.options).retry
     if rule.counts_round:
         contact.rounds += 1
+    if rule.returns_round:
+        contact.rounds = max(contact.rounds - 1, 0)
     match rule.contact:
         case Move.PLACED:
             contact.status = ContactStatus.PLACED
@@ -150,7 +162,6 @@ def _move(
                 session, [contact.phone], BlacklistSource.PROVIDER, "contact_in_blacklist"
             )
         case Move.REDIAL:
-            retry = CampaignOptions.from_json(campaign.options).retry
             delay = retry.schedule_in(contact.rounds)
             if delay is None:
                 contact.status = ContactStatus.FAILED
@@ -163,6 +174,17 @@ def _move(
             contact.next_attempt_at = now + dt.timedelta(seconds=wait)
         case Move.HOLD:
             contact.status = ContactStatus.PENDING
+        case Move.ANSWERED:
+            contact.status = ContactStatus.ANSWERED
+            contact.error_mnemonic = contact.error_message = None
+        case Move.REDIAL_ON_RESULT:
+            assert isinstance(verdict, Disposition)
+            delay = retry.redial_in(verdict, contact.rounds)
+            if delay is None:
+                contact.status = ContactStatus.NOT_ANSWERED
+            else:
+                contact.status = ContactStatus.PENDING
+                contact.next_attempt_at = now + dt.timedelta(seconds=delay)
     return contact.status
 
 

@@ -306,7 +306,7 @@ def _show(value: Any) -> str:
 
 
 def _retry(table: Mapping[str, Any]) -> Retry:
-    _allow_only("retry", table, ("attempts", "delays"))
+    _allow_only("retry", table, ("attempts", "delays", "busy", "no_answer"))
     attempts = table.get("attempts", Retry.rounds)
     if not _is_int(attempts) or not 1 <= attempts <= MAX_ATTEMPTS:
         raise _Problem("[retry].attempts", f"must be a whole number from 1 to {MAX_ATTEMPTS}")
@@ -316,7 +316,17 @@ def _retry(table: Mapping[str, Any]) -> Retry:
         raise _Problem("[retry].delays", "must not be empty")
     key = "[retry].delays" if not isinstance(raw, list) else None
     delays = tuple(_seconds(key or f"[retry].delays[{i}]", d) for i, d in enumerate(items))
-    return Retry(rounds=attempts, delays=delays)
+    return Retry(
+        rounds=attempts,
+        delays=delays,
+        busy=_optional_seconds("[retry].busy", table.get("busy")),
+        no_answer=_optional_seconds("[retry].no_answer", table.get("no_answer")),
+    )
+
+
+def _optional_seconds(key: str, value: Any) -> float | None:
+    """A redial delay, or None when the key is absent (no redial for that result)."""
+    return None if value is None else _seconds(key, value)
 
 
 def _is_int(value: Any) -> bool:

@@ -96,6 +96,7 @@ class Settings:
     # The broker queue the wake-ups travel on; deployments (and test runs) sharing one broker
     # keep apart by giving each its own.
     queue: str = "dialer"
+    outcomes_enabled: bool = True
 
     @property
     def broker_folder(self) -> Path:
@@ -157,6 +158,7 @@ def load_settings() -> Settings:
         backoff_max=_float("BACKOFF_MAX", 10.0),
         backoff_enabled=_bool("BACKOFF", True),
         queue=_env("QUEUE") or "dialer",
+        outcomes_enabled=_bool("OUTCOMES", True),
     )
 
 

@@ -29,6 +29,7 @@ from dialer.models import (
     CampaignState,
     Contact,
     ContactStatus,
+    ReportStatus,
 )
 from dialer.options import CampaignOptions
 
@@ -352,7 +353,16 @@ def _complete_finished(session: Session, campaigns: list[Campaign], now: dt.date
             )
             .limit(1)
         )
-        if open_work is None:
+        # A call whose end is still awaited may yet send its contact round again.
+        awaited = session.scalar(
+            select(Attempt.id)
+            .where(
+                Attempt.campaign_id == campaign.id,
+                Attempt.report_status == ReportStatus.AWAITED,
+            )
+            .limit(1)
+        )
+        if open_work is None and awaited is None:
             campaign.state = CampaignState.COMPLETED
             campaign.finished_at = now
             campaign.waiting_reason = campaign.waiting_until = None

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dialer.db import Base, UTCDateTime, utcnow
+from dialer.dispositions import Disposition
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -55,6 +56,8 @@ class ContactStatus(enum.StrEnum):
     QUEUED = "queued"
     DIALING = "dialing"
     PLACED = "placed"
+    ANSWERED = "answered"
+    NOT_ANSWERED = "not_answered"
     FAILED = "failed"
     BLACKLISTED = "blacklisted"
     UNKNOWN = "unknown"
@@ -64,6 +67,8 @@ class ContactStatus(enum.StrEnum):
 FINAL_STATUSES = frozenset(
     {
         ContactStatus.PLACED,
+        ContactStatus.ANSWERED,
+        ContactStatus.NOT_ANSWERED,
         ContactStatus.FAILED,
         ContactStatus.BLACKLISTED,
         ContactStatus.UNKNOWN,
@@ -84,6 +89,15 @@ class AttemptOutcome(enum.StrEnum):
     BLACKLISTED = "blacklisted"  # contact_in_blacklist
     CAMPAIGN_ERROR = "campaign_error"  # the campaign cannot go on (paused)
     UNKNOWN = "unknown"  # the request may have reached the provider; could not be confirmed
+
+
+class ReportStatus(enum.StrEnum):
+    """Where the provider's report of an attempt's call stands (NULL: there is none to await)."""
+
+    AWAITED = "awaited"  # the call was (or may have been) made; its end is not known yet
+    FOUND = "found"  # the report gave the call's end
+    ABSENT = "absent"  # the report proves that no call was made (a lost request)
+    EXPIRED = "expired"  # not found within DIALER_OUTCOME_TIMEOUT: the outcome stays unknown
 
 
 class BlacklistSource(enum.StrEnum):
@@ -162,6 +176,7 @@ class Attempt(Base):
         Index("ix_attempts_contact", "contact_id", "requested_at"),
         Index("ix_attempts_campaign_time", "campaign_id", "requested_at"),
         Index("ix_attempts_outcome", "outcome"),
+        Index("ix_attempts_report", "report_status", "report_asked_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -182,10 +197,15 @@ class Attempt(Base):
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # When the reconciler last asked for this attempt to be looked up (its worker died mid-request).
     lookup_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # The call's own end, filled later from the provider's call reports.
-    call_answered: Mapped[bool | None] = mapped_column(Boolean)
-    finish_reason: Mapped[str | None] = mapped_column(String(100))
+    # The call's own end, filled later from the provider's call reports (dialer.collector).
+    report_status: Mapped[ReportStatus | None] = mapped_column(_enum(ReportStatus, "report_status"))
+    report_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    disposition: Mapped[Disposition | None] = mapped_column(_enum(Disposition, "disposition"))
+    call_answered: Mapped[bool | None] = mapped_column(Boolean)  # the contact picked up
+    finish_reason: Mapped[str | None] = mapped_column(String(100))  # raw, as the provider says
+    listened_seconds: Mapped[int | None] = mapped_column(Integer)  # the contact leg's duration
     talk_duration: Mapped[int | None] = mapped_column(Integer)
+    total_duration: Mapped[int | None] = mapped_column(Integer)
     call_finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 

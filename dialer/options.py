@@ -26,10 +26,15 @@ class Window:
 @dataclass(frozen=True)
 class Retry:
     """How many rounds a contact gets (the file's `attempts`), and the delays (seconds) between
-    them; the last delay repeats."""
+    them; the last delay repeats.
+
+    `busy` and `no_answer` are the redial delays after a call with that result; None: no redial.
+    """
 
     rounds: int = 3
     delays: tuple[float, ...] = (600.0,)
+    busy: float | None = None
+    no_answer: float | None = None
 
     def schedule_in(self, rounds_done: int) -> float | None:
         """Seconds until the next round after `rounds_done` rounds, or None when none is left."""
@@ -37,6 +42,14 @@ class Retry:
             return None
         index = min(max(rounds_done, 1), len(self.delays)) - 1
         return self.delays[index]
+
+    def redial_in(self, result: str, rounds_done: int) -> float | None:
+        """Seconds until a redial after a call that was `busy` or `no_answer`, or None when that
+        result is not redialed or no round is left."""
+        delay = {"busy": self.busy, "no_answer": self.no_answer}.get(result)
+        if delay is None or rounds_done >= self.rounds:
+            return None
+        return delay
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,12 @@ class CampaignOptions:
                 "days": list(self.window.days),
                 "hours": [list(h) for h in self.window.hours],
             },
-            "retry": {"rounds": self.retry.rounds, "delays": list(self.retry.delays)},
+            "retry": {
+                "rounds": self.retry.rounds,
+                "delays": list(self.retry.delays),
+                "busy": self.retry.busy,
+                "no_answer": self.retry.no_answer,
+            },
             "pace": {"calls_per_minute": self.pace.calls_per_minute},
             "contacts": {"countries": list(self.contacts.countries)},
         }
@@ -95,6 +113,8 @@ class CampaignOptions:
         retry = Retry(
             rounds=int(r.get("rounds", Retry.rounds)),
             delays=tuple(float(d) for d in r.get("delays", Retry.delays)),
+            busy=_float_or_none(r.get("busy")),
+            no_answer=_float_or_none(r.get("no_answer")),
         )
         c = raw.get("contacts") or {}
         return cls(
@@ -103,3 +123,7 @@ class CampaignOptions:
             pace=Pace(calls_per_minute=p.get("calls_per_minute")),
             contacts=Contacts(countries=tuple(c.get("countries", ()))),
         )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -15,19 +15,35 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dialer.callapi.limits import Limits
-from dialer.config import Settings
 from dialer.db import transaction
 from dialer.models import Budget
 
 DAY_SECONDS = 86_400.0
 # Two readings of the same window's reset differ by network latency; more than this is a new one.
 _SAME_WINDOW = dt.timedelta(seconds=1)
+
+
+class Account(Protocol):
+    """Whose budget: the row's key, and the first guesses until the provider's replies say.
+
+    The settings are the Call API account's; the Data API has an account of its own.
+    """
+
+    @property
+    def account_key(self) -> str: ...
+    @property
+    def minute_limit_guess(self) -> int: ...
+    @property
+    def day_limit_guess(self) -> int: ...
+    @property
+    def window_seconds_guess(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,7 @@ class Reservation:
     reason: str | None = None  # "minute" or "day" when refused
 
 
-def load(session: Session, settings: Settings, now: dt.datetime, *, lock: bool = True) -> Budget:
+def load(session: Session, settings: Account, now: dt.datetime, *, lock: bool = True) -> Budget:
     """The account's budget row, created from the settings' guesses on first use."""
     query = select(Budget).where(Budget.account == settings.account_key)
     if lock:
@@ -51,7 +67,7 @@ def load(session: Session, settings: Settings, now: dt.datetime, *, lock: bool =
     return budget
 
 
-def _create(session: Session, settings: Settings, now: dt.datetime) -> Budget:
+def _create(session: Session, settings: Account, now: dt.datetime) -> Budget:
     # Concurrent first uses race to insert the row; the loser re-reads the winner's row.
     budget = Budget(
         account=settings.account_key,
@@ -171,7 +187,7 @@ def _budget_transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def take(engine: Engine, settings: Settings, cost: int, now: dt.datetime) -> Reservation:
+def take(engine: Engine, settings: Account, cost: int, now: dt.datetime) -> Reservation:
     """Reserve `cost` points in a transaction of its own."""
     with _budget_transaction(engine) as session:
         return reserve(load(session, settings, now), cost, now)
@@ -179,7 +195,7 @@ def take(engine: Engine, settings: Settings, cost: int, now: dt.datetime) -> Res
 
 def settle(
     engine: Engine,
-    settings: Settings,
+    settings: Account,
     now: dt.datetime,
     limits: Limits | None,
     refund_of: tuple[int, Reservation] | None = None,

@@ -1,4 +1,4 @@
-"""What follows each answer to a start.* request: the one policy table of the dialing engine.
+"""What follows each answer to a start.* request, and each call's result: the one policy table.
 
 Read it against DESIGN.md principle 4. An answer is first classified (`outcome_of`: by the
 error's class, which the mnemonic chose); its row in `POLICY` then says everything that follows:
@@ -21,8 +21,25 @@ count (from the reply) stands. "request": whether `Contact.requests` keeps the r
 for the account's or the campaign's sake was never about the contact). "round": whether it uses
 one of the contact's `[retry] attempts` rounds.
 
-Adding a row: a new `AttemptOutcome` (or, for a call's result, a disposition enum joining the
-`Verdict` alias), a `Rule` for it here, and, if it is an error, its case in `outcome_of`.
+A placed call's result, read later from the provider's reports (`dialer.collector`), has a row
+of its own, by its disposition (`dialer.dispositions`); the call's round and request are already
+counted when it was placed, and its points spent:
+
+    disposition     contact goes to                           campaign          round
+    answered        answered                                  -                 -
+    busy            pending after [retry] busy; not_answered  -                 -
+                    when that is unset or no round is left
+    no_answer       likewise, after [retry] no_answer         -                 -
+    bad_number      failed                                    -                 -
+    blocked         failed                                    -                 -
+    campaign_error  pending, untouched                        paused at once    given back
+    provider_error  pending after [retry]'s delay, or failed  -                 -
+                    when no round is left
+    other           placed (the call was made; its result     -                 -
+                    is not one we know)
+
+Adding a row: a new `AttemptOutcome` or `Disposition`, a `Rule` for it here, and, if it is an
+error, its case in `outcome_of`.
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement
 
 from dialer.callapi.errors import BlacklistedError, CallApiError, Handling, NotSentError
+from dialer.dispositions import Disposition
 from dialer.models import Attempt, AttemptOutcome
 
 # Requests in a row that never reached the provider before the campaign is paused as unreachable.
@@ -50,6 +68,9 @@ class Move(enum.Enum):
     REDIAL = "redial"  # pending after the campaign's retry schedule, failed when none is left
     AFTER_RESET = "after_reset"  # pending until the budget's reset that the provider named
     HOLD = "hold"  # pending, untouched, until the paused campaign is resumed
+    ANSWERED = "answered"  # the call reached the contact
+    REDIAL_ON_RESULT = "redial_on_result"  # pending after [retry] busy / no_answer, if set and a
+    # round is left; else not_answered
 
 
 class Pause(enum.Enum):
@@ -70,13 +91,13 @@ class Rule:
     counts_request: bool  # Contact.requests keeps it
     counts_round: bool  # uses one of the contact's rounds
     again_now: bool = False  # the turn tries the request again first; `contact` applies after
+    returns_round: bool = False  # a call's result that gives back the round its request used
 
 
-# What one answer is, as the policy sees it. The call's own result (issue: dispositions) joins
-# this alias as a second enum, with rows of its own.
-Verdict = AttemptOutcome
+# What one answer, or one call's result, is as the policy sees it.
+Verdict = AttemptOutcome | Disposition
 
-POLICY: Mapping[Verdict, Rule] = {
+POLICY: Mapping[AttemptOutcome, Rule] = {
     AttemptOutcome.PLACED: Rule(Move.PLACED, False, Pause.NEVER, True, True),
     AttemptOutcome.UNKNOWN: Rule(Move.UNKNOWN, False, Pause.NEVER, True, True),
     AttemptOutcome.TRANSIENT: Rule(Move.REDIAL, True, Pause.NEVER, True, True, again_now=True),
@@ -87,6 +108,21 @@ POLICY: Mapping[Verdict, Rule] = {
     AttemptOutcome.CONTACT_ERROR: Rule(Move.FAILED, True, Pause.NEVER, True, True),
     AttemptOutcome.BLACKLISTED: Rule(Move.BLACKLISTED, True, Pause.NEVER, True, False),
     AttemptOutcome.CAMPAIGN_ERROR: Rule(Move.HOLD, True, Pause.AT_ONCE, False, False),
+}
+
+# A call's result: its request stands and its points are spent, whatever it was. (A table of
+# its own: dispositions and attempt outcomes share some names, and a StrEnum is its string.)
+AFTER_CALL: Mapping[Disposition, Rule] = {
+    Disposition.ANSWERED: Rule(Move.ANSWERED, False, Pause.NEVER, True, False),
+    Disposition.BUSY: Rule(Move.REDIAL_ON_RESULT, False, Pause.NEVER, True, False),
+    Disposition.NO_ANSWER: Rule(Move.REDIAL_ON_RESULT, False, Pause.NEVER, True, False),
+    Disposition.BAD_NUMBER: Rule(Move.FAILED, False, Pause.NEVER, True, False),
+    Disposition.BLOCKED: Rule(Move.FAILED, False, Pause.NEVER, True, False),
+    Disposition.CAMPAIGN_ERROR: Rule(
+        Move.HOLD, False, Pause.AT_ONCE, True, False, returns_round=True
+    ),
+    Disposition.PROVIDER_ERROR: Rule(Move.REDIAL, False, Pause.NEVER, True, False),
+    Disposition.OTHER: Rule(Move.PLACED, False, Pause.NEVER, True, False),
 }
 
 # Principle 4's classes, as attempt outcomes. Auth errors reach the engine only after the client
@@ -117,7 +153,11 @@ def outcome_of(error: CallApiError) -> AttemptOutcome:
 
 def rule_for(verdict: Verdict) -> Rule:
     """The row of `verdict`."""
-    return POLICY[verdict]
+    match verdict:
+        case Disposition():
+            return AFTER_CALL[verdict]
+        case AttemptOutcome():
+            return POLICY[verdict]
 
 
 def tried_again_now(exc: BaseException) -> bool:

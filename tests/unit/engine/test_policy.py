@@ -17,6 +17,7 @@ from dialer.callapi.errors import (
     NotSentError,
     from_error_object,
 )
+from dialer.dispositions import Disposition
 from dialer.models import AttemptOutcome
 from dialer.options import Retry
 from dialer.policy import Move, Pause
@@ -105,3 +106,16 @@ def _error_handled_as(handling: Handling) -> CallApiError:
 def test_the_retry_schedule_is_one_value() -> None:
     retry = Retry(rounds=3, delays=(60.0, 600.0))
     assert [retry.schedule_in(done) for done in range(4)] == [60.0, 60.0, 600.0, None]
+
+
+def test_every_call_result_has_a_row_and_only_a_campaign_error_pauses() -> None:
+    assert set(policy.AFTER_CALL) == set(Disposition)
+    pausing = {d for d, rule in policy.AFTER_CALL.items() if rule.pause is Pause.AT_ONCE}
+    assert pausing == {Disposition.CAMPAIGN_ERROR}
+    # A call's result never refunds points nor counts another round: its request did both.
+    assert not any(rule.refund or rule.counts_round for rule in policy.AFTER_CALL.values())
+
+
+def test_a_disposition_and_an_outcome_of_the_same_name_keep_their_own_rows() -> None:
+    assert policy.rule_for(AttemptOutcome.CAMPAIGN_ERROR).refund
+    assert not policy.rule_for(Disposition.CAMPAIGN_ERROR).refund

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from dialer.models import ContactStatus
 from tests.unit.reports.conftest import Invoke
 
 
@@ -78,16 +79,7 @@ def test_campaign_show(database: Engine, cli: Invoke) -> None:
     assert status["name"] == "spring"
     assert status["state"] == "running"
     assert status["counts"]["failed"] == 2
-    assert set(status["counts"]) == {
-        "pending",
-        "queued",
-        "dialing",
-        "placed",
-        "failed",
-        "blacklisted",
-        "unknown",
-        "cancelled",
-    }
+    assert set(status["counts"]) == {s.value for s in ContactStatus}
     text = cli(["campaign", "show", "spring"])
     assert "Progress: 6/10 (60.0%)" in text.output
 

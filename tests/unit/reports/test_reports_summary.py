@@ -23,6 +23,8 @@ def test_summary_counts_every_status(session: Session) -> None:
         "queued": 1,
         "dialing": 1,
         "placed": 1,
+        "answered": 0,
+        "not_answered": 0,
         "failed": 2,
         "blacklisted": 1,
         "unknown": 1,
