@@ -57,6 +57,16 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"DIALER_{name} must be true or false, got {raw!r}")
 
 
+def dataapi_url_beside(callapi_url: str) -> str:
+    """The Data API beside a Call API: `callapi.X/v4.0` → `dataapi.X/v2.0` (the provider's
+    hosts), or the same host with `/v2.0` (the simulator serves both on one port)."""
+    scheme, sep, rest = callapi_url.partition("://")
+    host = rest.partition("/")[0]
+    if host.startswith("callapi."):
+        host = "dataapi." + host.removeprefix("callapi.")
+    return f"{scheme}{sep}{host}/v2.0"
+
+
 def parse_costs(raw: str) -> dict[str, int]:
     """Parse `start.informer_call=2,list.calls=1` into a mapping of method to points."""
     costs: dict[str, int] = {}
@@ -97,6 +107,11 @@ class Settings:
     # keep apart by giving each its own.
     queue: str = "dialer"
     outcomes_enabled: bool = True
+    outcomes_interval: float = 60.0
+    outcome_timeout: float = 21_600.0
+    dataapi_url: str = "https://dataapi.uiscom.ru/v2.0"
+    dataapi_access_token: Secret | None = None
+    account_timezone: str = "Europe/Moscow"
 
     @property
     def broker_folder(self) -> Path:
@@ -159,6 +174,14 @@ def load_settings() -> Settings:
         backoff_enabled=_bool("BACKOFF", True),
         queue=_env("QUEUE") or "dialer",
         outcomes_enabled=_bool("OUTCOMES", True),
+        outcomes_interval=_float("OUTCOMES_INTERVAL", 60.0),
+        outcome_timeout=_float("OUTCOME_TIMEOUT", 21_600.0),
+        dataapi_url=_env("DATAAPI_URL")
+        or dataapi_url_beside(_env("CALLAPI_URL") or DEFAULT_CALLAPI_URL),
+        dataapi_access_token=Secret(_env("DATAAPI_ACCESS_TOKEN"))
+        if _env("DATAAPI_ACCESS_TOKEN")
+        else None,
+        account_timezone=_env("ACCOUNT_TIMEZONE") or "Europe/Moscow",
     )
 
 

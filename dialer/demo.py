@@ -21,7 +21,7 @@ from dialer.options import Window
 from dialer.reports.summary import campaign_summary
 from dialer.reports.table import summary_table
 from dialer.runner import RunResult, run_campaign
-from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, SimulatorServer
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, CallOutcomes, FakeCallApi, SimulatorServer
 
 # The simulated account is small on purpose, so that pacing by the points limit shows: six
 # points per five-second "minute". One sample contact is on the provider's blacklist.
@@ -30,7 +30,13 @@ DEMO_ACCOUNT = FakeCallApi(
     window_seconds=5.0,
     call_duration=5.0,
     blacklist=frozenset({"79260000013"}),
+    # Calls end within seconds and show in the reports two seconds later, so that the demo
+    # shows who picked up, and redials the busy and the unanswered once.
+    outcomes=CallOutcomes(answer_after=1.0, report_delay=2.0),
 )
+# Outcomes are asked for this often in the demo (seconds); a real account's default is 60.
+DEMO_OUTCOMES_INTERVAL = "2"
+DEMO_REDIAL = 3.0  # seconds before a busy or unanswered contact is called again
 
 
 def examples_folder() -> Path:
@@ -43,11 +49,17 @@ def examples_folder() -> Path:
 def simulator_as_provider() -> Iterator[SimulatorServer]:
     """Serve the simulator and point this process (and the workers it starts) at it."""
     server = SimulatorServer(DEMO_ACCOUNT).start()
-    saved = {k: os.environ.get(k) for k in ("DIALER_CALLAPI_URL", "DIALER_CALLAPI_ACCESS_TOKEN")}
-    os.environ["DIALER_CALLAPI_URL"] = server.url
-    os.environ["DIALER_CALLAPI_ACCESS_TOKEN"] = DEFAULT_ACCESS_TOKEN
-    os.environ.pop("DIALER_CALLAPI_LOGIN", None)
-    os.environ.pop("DIALER_CALLAPI_PASSWORD", None)
+    demo_env = {
+        "DIALER_CALLAPI_URL": server.url,
+        "DIALER_CALLAPI_ACCESS_TOKEN": DEFAULT_ACCESS_TOKEN,
+        "DIALER_DATAAPI_URL": server.data_url,
+        "DIALER_OUTCOMES_INTERVAL": DEMO_OUTCOMES_INTERVAL,
+    }
+    cleared = ("DIALER_CALLAPI_LOGIN", "DIALER_CALLAPI_PASSWORD", "DIALER_DATAAPI_ACCESS_TOKEN")
+    saved = {k: os.environ.get(k) for k in (*demo_env, *cleared)}
+    os.environ.update(demo_env)
+    for key in cleared:
+        os.environ.pop(key, None)
     get_settings.cache_clear()
     try:
         yield server
@@ -71,9 +83,11 @@ def run_demo(console: Console, concurrency: int = 4) -> RunResult:
         spec = load_campaign_file(folder / "order-ready.toml")
         name = f"demo-{dt.datetime.now():%Y%m%d-%H%M%S}"
         # A demo must run whenever it is started, so its calling window is always open.
-        spec = dataclasses.replace(
-            spec, name=name, options=dataclasses.replace(spec.options, window=Window())
+        retry = dataclasses.replace(
+            spec.options.retry, rounds=2, busy=DEMO_REDIAL, no_answer=DEMO_REDIAL
         )
+        options = dataclasses.replace(spec.options, window=Window(), retry=retry)
+        spec = dataclasses.replace(spec, name=name, options=options)
         with transaction(engine) as session:
             campaign = create_campaign(session, spec)
             imported = import_contacts(
@@ -85,7 +99,8 @@ def run_demo(console: Console, concurrency: int = 4) -> RunResult:
         console.print(
             f"[bold]{name}[/]: {spec.method} against the simulator at {server.url} "
             f"({DEMO_ACCOUNT.minute_limit} points per {DEMO_ACCOUNT.window_seconds:g} s); "
-            "the example's calling window is opened for the demo"
+            "the example's calling window is opened for the demo, and busy and unanswered "
+            f"contacts are called once more after {DEMO_REDIAL:g} s"
         )
         console.print(
             f"imported {imported.imported} of {imported.read} rows "

@@ -25,6 +25,7 @@ from dialer.config import Settings, get_settings
 from dialer.db import engine_for, read_only, transaction
 from dialer.migrate import ensure_schema
 from dialer.models import CampaignState
+from dialer.outcome_collection import collect_once
 from dialer.reports.status import CampaignStatus, campaign_status
 
 log = logging.getLogger("dialer.runner")
@@ -34,16 +35,40 @@ class RunError(RuntimeError):
     """The foreground run could not go on (a worker died, the campaign is missing)."""
 
 
+class OutcomePasses:
+    """Outcome collector passes every `outcomes_interval` seconds, for a loop that turns faster.
+
+    A failed pass is logged and tried again next time: call reports never stop calls.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._due = 0.0
+
+    def maybe_run(self) -> None:
+        """Run a pass if one is due."""
+        if not self.settings.outcomes_enabled or time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + self.settings.outcomes_interval
+        try:
+            collect_once(self.settings)
+        except Exception:
+            log.exception("outcome collector pass failed")
+
+
 def dispatch_forever(stop: threading.Event, interval: float) -> None:
-    """Run dispatcher passes every `interval` seconds until `stop` is set; errors are logged."""
+    """Run dispatcher passes every `interval` seconds, and outcome collector passes when due,
+    until `stop` is set; errors are logged."""
     from dialer.worker import dispatch_once
 
+    outcomes = OutcomePasses(get_settings())
     while not stop.is_set():
         try:
             dispatch_once()
         except Exception:
             # The next pass starts from the database again; one failed pass loses nothing.
             log.exception("dispatcher pass failed")
+        outcomes.maybe_run()
         stop.wait(interval)
 
 
@@ -239,8 +264,10 @@ def _follow(
     # The progress line only reads: on SQLite it must not take the write lock the workers need.
     engine = read_only(engine_for(settings.database_url))
     last_print = 0.0
+    outcomes = OutcomePasses(settings)
     while True:
         dispatch_once()
+        outcomes.maybe_run()
         status = _status(engine, name, settings)
         line = status.line() + workers.note()
         if console.is_terminal:

@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dialer import db, dialing, dispatch, embedded_broker
+from dialer import db, dialing, dispatch, embedded_broker, outcome_collection
 from dialer.callapi.client import CallApiClient
 from dialer.config import Settings, get_settings
 from dialer.dialing import Dialer
@@ -31,7 +31,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "beat_schedule": {
-            "dispatch": {"task": "dialer.dispatch", "schedule": settings.dispatch_interval}
+            "dispatch": {"task": "dialer.dispatch", "schedule": settings.dispatch_interval},
+            "collect-outcomes": {
+                "task": "dialer.collect_outcomes",
+                "schedule": settings.outcomes_interval,
+            },
         },
     }
     if settings.uses_embedded_broker:
@@ -72,6 +76,7 @@ def _after_fork(**_: Any) -> None:
     global _dialer
     db.engine_for.cache_clear()
     _dialer = None
+    outcome_collection.forget_reports()
 
 
 @app.task(name="dialer.place_call")
@@ -112,3 +117,9 @@ def dispatch_once() -> dispatch.TickResult:
 def dispatch_task() -> int:
     """The periodic dispatcher pass (for `celery beat`); returns how many contacts it queued."""
     return len(dispatch_once().queued)
+
+
+@app.task(name="dialer.collect_outcomes")
+def collect_outcomes_task() -> int:
+    """The periodic outcome collector pass (for `celery beat`); returns how many it recorded."""
+    return outcome_collection.collect_once(get_settings()).found
