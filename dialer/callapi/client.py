@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, TypeGuard
 
 import httpx
+from pydantic import SecretStr
 
 from dialer.callapi import errors
 from dialer.callapi.limits import Limits, find_limits
@@ -38,7 +39,7 @@ from dialer.callapi.methods import (
     validate_params,
 )
 from dialer.config import Settings
-from dialer.secrets import REDACTED, SECRET_KEYS, Secret, redact
+from dialer.secrets import REDACTED, SECRET_KEYS, redact
 
 logger = logging.getLogger("dialer.callapi")
 
@@ -103,9 +104,9 @@ class CallApiClient:
         self,
         url: str,
         *,
-        access_token: Secret | None = None,
+        access_token: SecretStr | None = None,
         login: str | None = None,
-        password: Secret | None = None,
+        password: SecretStr | None = None,
         transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
@@ -125,7 +126,7 @@ class CallApiClient:
                 pool=connect_timeout,
             ),
         )
-        self._session_token: Secret | None = None
+        self._session_token: SecretStr | None = None
         self._expire_at = 0.0
         self._token_lock = threading.Lock()
         self.last_limits: Limits | None = None
@@ -203,19 +204,21 @@ class CallApiClient:
         """Take a session token with `login.user` (done lazily by every call when needed)."""
         if self._login is None or self._password is None:
             raise errors.AuthError(-32001, "no Call API login or password set", "auth_error")
-        reply = self._send(LOGIN, {"login": self._login, "password": self._password.reveal()})
+        reply = self._send(
+            LOGIN, {"login": self._login, "password": self._password.get_secret_value()}
+        )
         data = reply.data if isinstance(reply.data, dict) else {}
         token, expire_at = data.get(TOKEN), data.get("expire_at")
         if not isinstance(token, str) or not token or not _is_number(expire_at):
             raise errors.BadReplyError(f"{LOGIN}: the reply has no access_token and expire_at")
-        self._session_token = Secret(token)
+        self._session_token = SecretStr(token)
         self._expire_at = float(expire_at)
 
     def logout(self) -> None:
         """End the session this client logged in with; a permanent key is left alone."""
         token, self._session_token = self._session_token, None
         if token is not None:
-            self._send(LOGOUT, {TOKEN: token.reveal()})
+            self._send(LOGOUT, {TOKEN: token.get_secret_value()})
 
     # --- the generic call ----------------------------------------------------------------------
 
@@ -237,12 +240,12 @@ class CallApiClient:
 
     def _token(self) -> str:
         if self._permanent_token is not None:
-            return self._permanent_token.reveal()
+            return self._permanent_token.get_secret_value()
         with self._token_lock:
             if self._session_token is None or self._clock() >= self._expire_at - REFRESH_MARGIN:
                 self.login()
             assert self._session_token is not None  # login() sets it or raises
-            return self._session_token.reveal()
+            return self._session_token.get_secret_value()
 
     def _may_login_again(self, method: str, exc: errors.AuthError) -> bool:
         # Only a session token goes stale within its hour; a refused permanent key stays refused.
