@@ -129,7 +129,7 @@ def test_keywords_win_over_the_environment_and_settings_are_frozen(
     assert settings.minute_limit_guess == 7
     assert settings.model_copy(update={"max_queued": 3}).max_queued == 3
     with pytest.raises(ValueError, match="frozen"):
-        settings.max_queued = 1  # type: ignore[misc]
+        settings.max_queued = 1
 
 
 def test_get_settings_is_read_once_until_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
