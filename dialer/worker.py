@@ -6,7 +6,6 @@ Tasks carry only ids; each one opens its own transactions through `dialer.dialin
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dialer import db, dialing, dispatch
+from dialer import db, dialing, dispatch, embedded_broker
 from dialer.callapi.client import CallApiClient
 from dialer.config import Settings, get_settings
 from dialer.dialing import Dialer
@@ -36,24 +35,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         },
     }
     if settings.uses_embedded_broker:
+        config["broker_transport"] = embedded_broker.TRANSPORT
         config["broker_transport_options"] = _embedded_broker_options(settings)
     return config
 
 
 def _embedded_broker_options(settings: Settings) -> dict[str, Any]:
-    """Folders of the file-system broker under DIALER_HOME, created on first use."""
-    folder = settings.broker_folder
-    for sub in ("queue", "control", "processing"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    # kombu claims a message by moving it to the temp folder; a move within one file system is
-    # an atomic rename, so two workers can never take the same message.
-    tempfile.tempdir = str(folder / "processing")
-    return {
-        "data_folder_in": str(folder / "queue"),
-        "data_folder_out": str(folder / "queue"),
-        "control_folder": str(folder / "control"),
-        "polling_interval": 0.05,
-    }
+    """Folders of the embedded broker under DIALER_HOME, created on first use."""
+    return {**embedded_broker.folders(settings.broker_folder), "polling_interval": 0.05}
 
 
 app = Celery("dialer")
