@@ -9,7 +9,7 @@ from queue import Empty
 from typing import Any
 
 import pytest
-from kombu import Connection
+from kombu.connection import Connection
 
 from dialer.embedded_broker import TRANSPORT, folders
 
@@ -18,7 +18,9 @@ MESSAGES_EACH = 1500
 
 
 def connect(root: Path) -> Connection:
-    return Connection("filesystem://", transport=TRANSPORT, transport_options=folders(root))
+    return Connection(  # type: ignore[no-untyped-call]  # kombu is untyped
+        "filesystem://", transport=TRANSPORT, transport_options=folders(root)
+    )
 
 
 @pytest.fixture
