@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from dialer.db import engine_for, read_only, transaction
 from dialer.migrate import ensure_schema
 from dialer.models import CampaignState
 from dialer.reports.status import CampaignStatus, campaign_status
+from dialer.worker import celery_command, dispatch_once, worker_argv
 
 log = logging.getLogger("dialer.runner")
 
@@ -33,8 +33,6 @@ class RunError(RuntimeError):
 
 def dispatch_forever(stop: threading.Event, interval: float) -> None:
     """Run dispatcher passes every `interval` seconds until `stop` is set; errors are logged."""
-    from dialer.worker import dispatch_once
-
     while not stop.is_set():
         try:
             dispatch_once()
@@ -56,22 +54,7 @@ def start_dispatcher_thread(settings: Settings) -> tuple[threading.Thread, threa
 
 def worker_command(concurrency: int, pool: str, name: str, loglevel: str = "INFO") -> list[str]:
     """The command line of a Celery worker process for this package's app."""
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "dialer.worker",
-        "worker",
-        f"--concurrency={concurrency}",
-        f"--pool={pool}",
-        f"--loglevel={loglevel}",
-        f"--hostname={name}@%h",
-        # Broadcast chatter between workers buys nothing here and the embedded broker lacks it.
-        "--without-mingle",
-        "--without-gossip",
-        "--without-heartbeat",
-    ]
+    return celery_command(worker_argv(concurrency, pool, name, loglevel))
 
 
 def start_worker_process(concurrency: int, pool: str, log_file: Path) -> subprocess.Popen[bytes]:
@@ -132,8 +115,6 @@ def _follow(
     name: str, settings: Settings, worker: subprocess.Popen[bytes], console: Console
 ) -> CampaignStatus:
     """Dispatch and redraw the progress line until the campaign stops running."""
-    from dialer.worker import dispatch_once
-
     # The progress line only reads: on SQLite it must not take the write lock the workers need.
     engine = read_only(engine_for(settings.database_url))
     last_print = 0.0

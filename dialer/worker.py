@@ -2,10 +2,16 @@
 
 Tasks carry only ids; each one opens its own transactions through `dialer.dialing` or
 `dialer.dispatch`, so a lost, duplicated or late message can never do harm (see DESIGN.md).
+
+Importing this module has no side effects: the app reads the settings and prepares the embedded
+broker's folders the first time its configuration is used (Celery's `on_configure`), and never
+becomes Celery's process-wide current app. `worker_argv()` is the one worker command line, for
+`dialer worker`, `dialer run` and anyone starting `celery ... worker` themselves.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -45,8 +51,36 @@ def _embedded_broker_options(settings: Settings) -> dict[str, Any]:
     return {**embedded_broker.folders(settings.broker_folder), "polling_interval": 0.05}
 
 
-app = Celery("dialer")
-app.conf.update(celery_config(get_settings()))
+class DialerCelery(Celery):  # type: ignore[misc]  # Celery is untyped
+    """The dialer's Celery app, configured from the settings on first use, not at import."""
+
+    def on_configure(self) -> None:
+        """Celery calls this once, just before the configuration is first read."""
+        self.config_from_object(celery_config(get_settings()))
+
+
+app = DialerCelery("dialer", set_as_current=False)
+
+
+def worker_argv(concurrency: int, pool: str, name: str, loglevel: str = "INFO") -> list[str]:
+    """The arguments of `celery worker` for this app; `name` keeps workers on one host apart."""
+    return [
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        f"--hostname={name}@%h",
+        # Broadcast chatter between workers buys nothing here and the embedded broker lacks it.
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+
+
+def celery_command(argv: Sequence[str]) -> list[str]:
+    """The command line that runs `celery -A dialer.worker ARGV` with this interpreter."""
+    return [sys.executable, "-m", "celery", "-A", __name__, *argv]
+
 
 _dialer: Dialer | None = None
 _dialer_lock = threading.Lock()

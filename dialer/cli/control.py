@@ -14,8 +14,13 @@ from dialer import lifecycle
 from dialer.campaigns import CampaignError
 from dialer.cli.app import app, campaign_app
 from dialer.cli.database import fail, open_database
+from dialer.config import get_settings
 from dialer.db import transaction
+from dialer.demo import run_demo
 from dialer.models import Campaign, ContactStatus
+from dialer.runner import RunError, run_campaign, start_dispatcher_thread
+from dialer.worker import app as celery_app
+from dialer.worker import worker_argv
 
 Name = Annotated[str, typer.Argument(help="The campaign's name.")]
 Concurrency = Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Parallel requests.")]
@@ -83,8 +88,6 @@ def run(
     pool: Annotated[str, typer.Option(help="Celery pool: threads or prefork.")] = "threads",
 ) -> None:
     """Start a campaign and work it to the end in the foreground, with a progress line."""
-    from dialer.runner import RunError, run_campaign
-
     console = Console(stderr=True)
     try:
         result = run_campaign(name, console, concurrency=concurrency, pool=pool)
@@ -102,8 +105,6 @@ def run(
 @app.command("demo")
 def demo(concurrency: Concurrency = 4) -> None:
     """Run the example campaign end to end against the built-in simulator."""
-    from dialer.demo import run_demo
-
     console = Console()
     result = run_demo(console, concurrency=concurrency)
     if result.exit_code:
@@ -120,22 +121,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """A long-lived worker (plain `celery -A dialer.worker worker` works too)."""
-    from dialer.config import get_settings
-    from dialer.runner import start_dispatcher_thread
-    from dialer.worker import app as celery_app
-
     open_database()  # brings the schema up to date before any task runs
+    settings = get_settings()
     if dispatch:
-        start_dispatcher_thread(get_settings())
-    celery_app.worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--pool={pool}",
-            f"--loglevel={loglevel}",
-            # Unique per process, so that several workers on one host keep apart.
-            f"--hostname=dialer-{os.getpid()}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
-    )
+        start_dispatcher_thread(settings)
+    # Unique per process, so that several workers on one host keep apart.
+    celery_app.worker_main(worker_argv(concurrency, pool, f"dialer-{os.getpid()}", loglevel))
