@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import celeryd_init, worker_process_init
+from kombu.connection import Connection
 
-from dialer import db, dialing, dispatch, embedded_broker
+from dialer import db, dialing, dispatch, doctor, embedded_broker
 from dialer.callapi.client import CallApiClient
-from dialer.config import Settings, get_settings
+from dialer.config import ConfigError, Settings, get_settings
 from dialer.dialing import Dialer
 
 
@@ -80,6 +81,28 @@ def worker_argv(concurrency: int, pool: str, name: str, loglevel: str = "INFO") 
 def celery_command(argv: Sequence[str]) -> list[str]:
     """The command line that runs `celery -A dialer.worker ARGV` with this interpreter."""
     return [sys.executable, "-m", "celery", "-A", __name__, *argv]
+
+
+def broker_connection(settings: Settings, timeout: float = 5.0) -> Connection:
+    """A kombu connection to the broker of `settings`, as this app's workers make it."""
+    config = celery_config(settings)
+    return Connection(  # type: ignore[no-untyped-call]
+        config["broker_url"],
+        transport=config.get("broker_transport"),
+        transport_options=config.get("broker_transport_options", {}),
+        connect_timeout=timeout,
+    )
+
+
+@celeryd_init.connect
+def _refuse_to_start_broken(**_: Any) -> None:
+    # A worker that cannot reach its database or broker, or has no credentials, would leave
+    # campaigns `queued` in silence or fail every request: say why and exit instead.
+    try:
+        doctor.preflight(get_settings(), broker_connection)
+    except (doctor.CheckFailed, ConfigError) as exc:
+        print(f"dialer worker: cannot start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 _dialer: Dialer | None = None

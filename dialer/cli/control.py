@@ -17,6 +17,7 @@ from dialer.cli.database import fail, open_database
 from dialer.config import get_settings
 from dialer.db import transaction
 from dialer.demo import run_demo
+from dialer.doctor import NO_CREDENTIALS
 from dialer.models import Campaign, ContactStatus
 from dialer.runner import RunError, run_campaign, start_dispatcher_thread
 from dialer.worker import app as celery_app
@@ -36,9 +37,16 @@ def _transition(action: Callable[[Session, str], Campaign], name: str) -> None:
         print(f"{campaign.name}: {campaign.state.value}")
 
 
+def require_credentials() -> None:
+    """Stop before a campaign starts when no Call API credentials are configured."""
+    if not get_settings().has_credentials:
+        fail(NO_CREDENTIALS)
+
+
 @campaign_app.command("start")
 def start(name: Name) -> None:
     """Start a campaign: running workers begin to dial it."""
+    require_credentials()
     _transition(lifecycle.start, name)
 
 
@@ -51,6 +59,7 @@ def pause(name: Name) -> None:
 @campaign_app.command("resume")
 def resume(name: Name) -> None:
     """Continue a paused campaign where it stopped."""
+    require_credentials()
     _transition(lifecycle.resume, name)
 
 
@@ -88,6 +97,7 @@ def run(
     pool: Annotated[str, typer.Option(help="Celery pool: threads or prefork.")] = "threads",
 ) -> None:
     """Start a campaign and work it to the end in the foreground, with a progress line."""
+    require_credentials()
     console = Console(stderr=True)
     try:
         result = run_campaign(name, console, concurrency=concurrency, pool=pool)
