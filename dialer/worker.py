@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -40,11 +41,18 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "dispatch": {"task": "dialer.dispatch", "schedule": settings.dispatch_interval}
         },
+        # `celery beat` keeps its schedule here, not in whatever folder it was started from.
+        "beat_schedule_filename": str(_home(settings) / "celerybeat-schedule"),
     }
     if settings.uses_embedded_broker:
         config["broker_transport"] = embedded_broker.TRANSPORT
         config["broker_transport_options"] = _embedded_broker_options(settings)
     return config
+
+
+def _home(settings: Settings) -> Path:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return settings.home
 
 
 def _embedded_broker_options(settings: Settings) -> dict[str, Any]:
