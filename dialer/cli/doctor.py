@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dialer import doctor as checks
@@ -24,7 +25,7 @@ def doctor() -> None:
     for check in checks.run_checks(broker_connection):
         failed += not check.ok
         result = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
-        table.add_row(check.name, result, check.detail)
+        table.add_row(check.name, result, escape(check.detail))
     console.print(table)
     _print_settings(console)
     if failed:
@@ -41,5 +42,5 @@ def _print_settings(console: Console) -> None:
     table.add_column("variable")
     table.add_column("value", overflow="fold")
     for name, value in checks.settings_in_effect(settings):
-        table.add_row(name, value)
+        table.add_row(name, escape(value))
     console.print(table)
