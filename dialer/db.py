@@ -115,6 +115,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def is_sqlite_url(url: str) -> bool:
+    """True for a SQLite database URL (the embedded default)."""
+    return url.startswith("sqlite:")
+
+
 def is_sqlite(engine: Engine) -> bool:
     """True for a SQLite engine."""
     return engine.dialect.name == "sqlite"

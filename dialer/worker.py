@@ -21,7 +21,7 @@ from celery import Celery
 from celery.signals import celeryd_init, worker_process_init
 from kombu.connection import Connection
 
-from dialer import db, dialing, dispatch, doctor, embedded_broker
+from dialer import db, dialing, dispatch, doctor, embedded_broker, migrate
 from dialer.callapi.client import CallApiClient
 from dialer.config import ConfigError, Settings, get_settings
 from dialer.dialing import Dialer
@@ -107,8 +107,13 @@ def _refuse_to_start_broken(**_: Any) -> None:
     # A worker that cannot reach its database or broker, or has no credentials, would leave
     # campaigns `queued` in silence or fail every request: say why and exit instead.
     try:
-        doctor.preflight(get_settings(), broker_connection)
-    except (doctor.CheckFailed, ConfigError) as exc:
+        settings = get_settings()
+        if db.is_sqlite_url(settings.database_url):
+            # The embedded database is brought up to date by whoever opens it first, as every
+            # dialer command does; a shared server database waits for `dialer db upgrade`.
+            migrate.ensure_schema(settings.database_url)
+        doctor.preflight(settings, broker_connection)
+    except (doctor.CheckFailed, ConfigError, migrate.MigrationError) as exc:
         print(f"dialer worker: cannot start: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 

@@ -44,7 +44,9 @@ def open_database() -> Engine:
 def _ensure_schema(url: str) -> None:
     # Once per process: a fresh SQLite file gets its tables without anyone running `db upgrade`.
     try:
-        migrate.ensure_schema(engine_for(url))
+        engine = engine_for(url)
+        db.ping(engine)
+        migrate.ensure_schema(engine)
     except DatabaseUnavailable as exc:
         fail(str(exc), code=ENVIRONMENT_ERROR)
     except (SQLAlchemyError, migrate.MigrationError) as exc:
