@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import Engine, insert, select
 
 from bench.scratch import fresh_database
@@ -35,7 +36,6 @@ from dialer.collector import collect
 from dialer.db import make_engine, transaction
 from dialer.migrate import upgrade
 from dialer.models import Attempt, AttemptOutcome, Campaign, CampaignState, Contact, ReportStatus
-from dialer.secrets import Secret
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, Api, CallOutcomes, FakeCallApi, Simulator
 
 INFORMER = "start.informer_call"
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
         seed=1,
     )
     simulator = Simulator(config)
-    key = Secret(DEFAULT_ACCESS_TOKEN)
+    key = SecretStr(DEFAULT_ACCESS_TOKEN)
     calls = CallApiClient(
         "http://sim/v4.0", access_token=key, transport=transport(simulator, Api.CALL), clock=clock
     )

@@ -2,6 +2,10 @@
 
 SQLite is tuned for several processes (WAL, a busy timeout, `BEGIN IMMEDIATE` so that a writer
 takes the lock up front instead of failing half-way); PostgreSQL is used as it comes.
+
+A database that cannot be used leaves as `DatabaseUnavailable`, whose one-line message names the
+fix: a URL that is not one, a scheme SQLAlchemy does not know, a driver that is not installed
+(`make_engine`), or a server that cannot be reached (`unavailable()`, for errors on connect).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -58,11 +63,61 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
+URL_VARIABLE = "DIALER_DATABASE_URL"
+SUPPORTED = ("postgresql", "sqlite")
+USE = "use postgresql://user:password@host/name or sqlite:///path/to/file.db"
+# The extra that installs each backend's driver.
+DRIVER_EXTRAS = {"postgresql": "postgres"}
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be used; the message says why and what to do."""
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for messages."""
+    try:
+        return make_url(normalize_url(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
+
+
+def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """Translate an error met while connecting to `url` into one line that names the fix."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = _first_line(cause)
+    return DatabaseUnavailable(
+        f"cannot reach the database {safe_url(url)}: {reason} "
+        f"(is it running, and is {URL_VARIABLE} right?)"
+    )
+
+
+def ping(engine: Engine) -> None:
+    """Open a connection and run `SELECT 1`; raise `DatabaseUnavailable` if that fails."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise unavailable(engine.url.render_as_string(hide_password=False), exc) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def normalize_url(url: str) -> str:
     """Let a plain `postgresql://` URL use psycopg 3, the driver we install."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def is_sqlite_url(url: str) -> bool:
+    """True for a SQLite database URL (the embedded default)."""
+    return url.startswith("sqlite:")
 
 
 READ_ONLY = "dialer_read_only"
@@ -76,9 +131,16 @@ def read_only(engine: Engine) -> Engine:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
     url = normalize_url(url)
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUnavailable(f"{URL_VARIABLE} is not a database URL; {USE}") from None
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise DatabaseUnavailable(
+            f"{URL_VARIABLE}: no database {parsed.get_backend_name()}:// is supported; {USE}"
+        )
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        return _create(url, parsed.get_backend_name(), pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
@@ -105,6 +167,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create(url: str, backend: str, **kwargs: Any) -> Engine:
+    """`create_engine`, whose import of the driver fails here with the extra that installs it."""
+    try:
+        return create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise DatabaseUnavailable(
+            f"{URL_VARIABLE}: no database {backend}:// is supported; {USE}"
+        ) from None
+    except ImportError as exc:
+        extra = DRIVER_EXTRAS.get(backend, "production")
+        raise DatabaseUnavailable(
+            f"the {backend} driver is not installed (no module {exc.name!r}): "
+            f"pip install 'dialer[{extra}]'"
+        ) from None
 
 
 @functools.cache

@@ -116,6 +116,22 @@ def ensure_schema(target: str | Engine | None = None) -> None:
             raise MigrationError(str(exc)) from exc
 
 
+def require_current(target: str | Engine | None = None) -> None:
+    """Fail with `MigrationError`, naming `dialer db upgrade`, unless the schema is at head."""
+    with _connection(target) as conn:
+        revision = current_revision(conn)
+        if revision is None and _has_model_tables(conn):
+            return  # made by create_all; ensure_schema stamps it on first use
+        head = head_revision()
+        if revision is None:
+            raise MigrationError("the database has no dialer tables: run `dialer db upgrade`")
+        if revision != head:
+            raise MigrationError(
+                f"the database is at revision {revision}, this dialer needs {head}: "
+                f"run `dialer db upgrade`"
+            )
+
+
 def _has_model_tables(conn: Connection) -> bool:
     existing = set(inspect(conn).get_table_names())
     return set(Base.metadata.tables).issubset(existing)

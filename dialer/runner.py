@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from dialer.migrate import ensure_schema
 from dialer.models import CampaignState
 from dialer.outcome_collection import collect_once
 from dialer.reports.status import CampaignStatus, campaign_status
+from dialer.worker import celery_command, dispatch_once, worker_argv
 
 log = logging.getLogger("dialer.runner")
 
@@ -59,8 +59,6 @@ class OutcomePasses:
 def dispatch_forever(stop: threading.Event, interval: float) -> None:
     """Run dispatcher passes every `interval` seconds, and outcome collector passes when due,
     until `stop` is set; errors are logged."""
-    from dialer.worker import dispatch_once
-
     outcomes = OutcomePasses(get_settings())
     while not stop.is_set():
         try:
@@ -84,22 +82,7 @@ def start_dispatcher_thread(settings: Settings) -> tuple[threading.Thread, threa
 
 def worker_command(concurrency: int, pool: str, name: str, loglevel: str = "INFO") -> list[str]:
     """The command line of a Celery worker process for this package's app."""
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "dialer.worker",
-        "worker",
-        f"--concurrency={concurrency}",
-        f"--pool={pool}",
-        f"--loglevel={loglevel}",
-        f"--hostname={name}@%h",
-        # Broadcast chatter between workers buys nothing here and the embedded broker lacks it.
-        "--without-mingle",
-        "--without-gossip",
-        "--without-heartbeat",
-    ]
+    return celery_command(worker_argv(concurrency, pool, name, loglevel))
 
 
 def start_worker_process(concurrency: int, pool: str, log_file: Path) -> subprocess.Popen[bytes]:
@@ -259,8 +242,6 @@ def _follow(
     name: str, settings: Settings, workers: WorkerKeeper, console: Console
 ) -> CampaignStatus:
     """Dispatch and redraw the progress line until the campaign stops running."""
-    from dialer.worker import dispatch_once
-
     # The progress line only reads: on SQLite it must not take the write lock the workers need.
     engine = read_only(engine_for(settings.database_url))
     last_print = 0.0

@@ -1,39 +1,18 @@
-"""A string wrapper that never shows its value in logs, reprs or errors."""
+"""Keeping credentials out of logs, reprs, stored payloads and errors.
+
+A credential is held as `pydantic.SecretStr` (its `str()` and `repr()` show stars; the value
+comes out only through `.get_secret_value()`, in the one place that must send it). `redact()`
+masks the secret keys of a JSON-like value before it is logged or stored.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SecretStr
+
 REDACTED = "***"
 SECRET_KEYS = frozenset({"access_token", "password"})
-
-
-class Secret:
-    """Holds a credential; `str()` and `repr()` show `***`, `.reveal()` gives the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """Return the real value, for the one place that must send it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({REDACTED!r})"
-
-    def __str__(self) -> str:
-        return REDACTED
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 def redact(value: Any) -> Any:
@@ -45,6 +24,6 @@ def redact(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [redact(v) for v in value]
-    if isinstance(value, Secret):
+    if isinstance(value, SecretStr):
         return REDACTED
     return value

@@ -2,20 +2,28 @@
 
 Tasks carry only ids; each one opens its own transactions through `dialer.dialing` or
 `dialer.dispatch`, so a lost, duplicated or late message can never do harm (see DESIGN.md).
+
+Importing this module has no side effects: the app reads the settings and prepares the embedded
+broker's folders the first time its configuration is used (Celery's `on_configure`), and never
+becomes Celery's process-wide current app. `worker_argv()` is the one worker command line, for
+`dialer worker`, `dialer run` and anyone starting `celery ... worker` themselves.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import celeryd_init, worker_process_init
+from kombu.connection import Connection
 
-from dialer import db, dialing, dispatch, embedded_broker, outcome_collection
+from dialer import db, dialing, dispatch, doctor, embedded_broker, migrate, outcome_collection
 from dialer.callapi.client import CallApiClient
-from dialer.config import Settings, get_settings
+from dialer.config import ConfigError, Settings, get_settings
 from dialer.dialing import Dialer
 
 
@@ -37,6 +45,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": settings.outcomes_interval,
             },
         },
+        # `celery beat` keeps its schedule here, not in whatever folder it was started from.
+        "beat_schedule_filename": str(_home(settings) / "celerybeat-schedule"),
     }
     if settings.uses_embedded_broker:
         config["broker_transport"] = embedded_broker.TRANSPORT
@@ -44,13 +54,73 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+def _home(settings: Settings) -> Path:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return settings.home
+
+
 def _embedded_broker_options(settings: Settings) -> dict[str, Any]:
     """Folders of the embedded broker under DIALER_HOME, created on first use."""
     return {**embedded_broker.folders(settings.broker_folder), "polling_interval": 0.05}
 
 
-app = Celery("dialer")
-app.conf.update(celery_config(get_settings()))
+class DialerCelery(Celery):  # type: ignore[misc]  # Celery is untyped
+    """The dialer's Celery app, configured from the settings on first use, not at import."""
+
+    def on_configure(self) -> None:
+        """Celery calls this once, just before the configuration is first read."""
+        self.config_from_object(celery_config(get_settings()))
+
+
+app = DialerCelery("dialer", set_as_current=False)
+
+
+def worker_argv(concurrency: int, pool: str, name: str, loglevel: str = "INFO") -> list[str]:
+    """The arguments of `celery worker` for this app; `name` keeps workers on one host apart."""
+    return [
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        f"--hostname={name}@%h",
+        # Broadcast chatter between workers buys nothing here and the embedded broker lacks it.
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+
+
+def celery_command(argv: Sequence[str]) -> list[str]:
+    """The command line that runs `celery -A dialer.worker ARGV` with this interpreter."""
+    return [sys.executable, "-m", "celery", "-A", __name__, *argv]
+
+
+def broker_connection(settings: Settings, timeout: float = 5.0) -> Connection:
+    """A kombu connection to the broker of `settings`, as this app's workers make it."""
+    config = celery_config(settings)
+    return Connection(  # type: ignore[no-untyped-call]
+        config["broker_url"],
+        transport=config.get("broker_transport"),
+        transport_options=config.get("broker_transport_options", {}),
+        connect_timeout=timeout,
+    )
+
+
+@celeryd_init.connect
+def _refuse_to_start_broken(**_: Any) -> None:
+    # A worker that cannot reach its database or broker, or has no credentials, would leave
+    # campaigns `queued` in silence or fail every request: say why and exit instead.
+    try:
+        settings = get_settings()
+        if db.is_sqlite_url(settings.database_url):
+            # The embedded database is brought up to date by whoever opens it first, as every
+            # dialer command does; a shared server database waits for `dialer db upgrade`.
+            migrate.ensure_schema(settings.database_url)
+        doctor.preflight(settings, broker_connection)
+    except (doctor.CheckFailed, ConfigError, migrate.MigrationError) as exc:
+        print(f"dialer worker: cannot start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
 
 _dialer: Dialer | None = None
 _dialer_lock = threading.Lock()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from dialer.callapi import errors
 from dialer.callapi.jsonrpc import (
@@ -33,7 +34,6 @@ from dialer.callapi.methods import (
     validate_params,
 )
 from dialer.config import Settings
-from dialer.secrets import Secret
 
 __all__ = ["ActiveCall", "ActiveCalls", "CallApiClient", "Reply", "StartedCall"]
 
@@ -73,9 +73,9 @@ class CallApiClient(EndpointClient):
         self,
         url: str,
         *,
-        access_token: Secret | None = None,
+        access_token: SecretStr | None = None,
         login: str | None = None,
-        password: Secret | None = None,
+        password: SecretStr | None = None,
         transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,

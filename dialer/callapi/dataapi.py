@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from pydantic import SecretStr
 from tenacity import Retrying
 
 from dialer.callapi import errors
 from dialer.callapi.filters import Filter
 from dialer.callapi.jsonrpc import Credentials, EndpointClient, JsonRpcEndpoint, Reply
 from dialer.callapi.limits import Limits
-from dialer.secrets import Secret
 
 DEFAULT_DATAAPI_URL = "https://dataapi.uiscom.ru/v2.0"
 DEFAULT_ACCOUNT_TIMEZONE = "Europe/Moscow"
@@ -81,11 +81,11 @@ class DataApiSettings(Protocol):
         """The Data API's URL."""
 
     @property
-    def dataapi_access_token(self) -> Secret | None:
+    def dataapi_access_token(self) -> SecretStr | None:
         """The Data API's own key; the Call API's when None."""
 
     @property
-    def access_token(self) -> Secret | None:
+    def access_token(self) -> SecretStr | None:
         """The Call API's key."""
 
     @property
@@ -93,7 +93,7 @@ class DataApiSettings(Protocol):
         """The login of `login.user` sessions."""
 
     @property
-    def password(self) -> Secret | None:
+    def password(self) -> SecretStr | None:
         """The password of `login.user` sessions."""
 
     @property
@@ -105,7 +105,7 @@ class DataApiSettings(Protocol):
         """Seconds to wait for an answer."""
 
     @property
-    def account_timezone(self) -> str:
+    def account_timezone(self) -> zoneinfo.ZoneInfo | str:
         """The provider account's time zone, in which reports give their times."""
 
 
@@ -114,9 +114,9 @@ class DataApiConfig:
     """Where the Data API is, how to authenticate, how long to wait, and the account's zone."""
 
     url: str = DEFAULT_DATAAPI_URL
-    access_token: Secret | None = None
+    access_token: SecretStr | None = None
     login: str | None = None
-    password: Secret | None = None
+    password: SecretStr | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     account_timezone: str = DEFAULT_ACCOUNT_TIMEZONE
@@ -143,7 +143,7 @@ class DataApiConfig:
             password=settings.password,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
-            account_timezone=settings.account_timezone,
+            account_timezone=str(settings.account_timezone),
         )
 
 

@@ -25,10 +25,11 @@ from types import TracebackType
 from typing import Any, Self, TypeGuard
 
 import httpx
+from pydantic import SecretStr
 
 from dialer.callapi import errors
 from dialer.callapi.limits import Limits, find_limits
-from dialer.secrets import REDACTED, SECRET_KEYS, Secret, redact
+from dialer.secrets import REDACTED, SECRET_KEYS, redact
 
 HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
 LOGIN = "login.user"
@@ -66,9 +67,9 @@ class Reply:
 class Credentials:
     """How to authenticate: a permanent key, or a login and password for `login.user` sessions."""
 
-    access_token: Secret | None = None
+    access_token: SecretStr | None = None
     login: str | None = None
-    password: Secret | None = None
+    password: SecretStr | None = None
 
     def describe(self) -> str:
         """Which kind of credentials, never their value."""
@@ -120,7 +121,7 @@ class JsonRpcEndpoint:
                 pool=connect_timeout,
             ),
         )
-        self._session_token: Secret | None = None
+        self._session_token: SecretStr | None = None
         self._expire_at = 0.0
         self._token_lock = threading.Lock()
 
@@ -145,19 +146,19 @@ class JsonRpcEndpoint:
         if login is None or password is None:
             message = f"no {self.api} login or password set"
             raise errors.AuthError(-32001, message, "auth_error")
-        reply = self.send(LOGIN, {"login": login, "password": password.reveal()})
+        reply = self.send(LOGIN, {"login": login, "password": password.get_secret_value()})
         data = reply.data if isinstance(reply.data, dict) else {}
         token, expire_at = data.get(TOKEN), data.get("expire_at")
         if not isinstance(token, str) or not token or not is_number(expire_at):
             raise errors.BadReplyError(f"{LOGIN}: the reply has no access_token and expire_at")
-        self._session_token = Secret(token)
+        self._session_token = SecretStr(token)
         self._expire_at = float(expire_at)
 
     def logout(self) -> None:
         """End the session this endpoint logged in with; a permanent key is left alone."""
         token, self._session_token = self._session_token, None
         if token is not None:
-            self.send(LOGOUT, {TOKEN: token.reveal()})
+            self.send(LOGOUT, {TOKEN: token.get_secret_value()})
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -204,17 +205,17 @@ class JsonRpcEndpoint:
 
     def _token(self) -> str:
         if self.credentials.access_token is not None:
-            return self.credentials.access_token.reveal()
+            return self.credentials.access_token.get_secret_value()
         with self._token_lock:
             if self._session_token is None or self._clock() >= self._expire_at - REFRESH_MARGIN:
                 self.login()
             assert self._session_token is not None  # login() sets it or raises
-            return self._session_token.reveal()
+            return self._session_token.get_secret_value()
 
     def _secret_values(self) -> list[str]:
         """Every secret this endpoint may have sent, for masking where the provider quotes one."""
         held = (self.credentials.access_token, self.credentials.password, self._session_token)
-        return [s.reveal() for s in held if s is not None and s.reveal()]
+        return [s.get_secret_value() for s in held if s is not None and s.get_secret_value()]
 
     def _may_login_again(self, method: str, exc: errors.AuthError) -> bool:
         # Only a session token goes stale within its hour; a refused permanent key stays refused.

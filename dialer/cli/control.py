@@ -14,8 +14,14 @@ from dialer import lifecycle
 from dialer.campaigns import CampaignError, stored_window_warning
 from dialer.cli.app import app, campaign_app
 from dialer.cli.database import fail, open_database
+from dialer.config import get_settings
 from dialer.db import transaction
+from dialer.demo import run_demo
+from dialer.doctor import NO_CREDENTIALS
 from dialer.models import Campaign, ContactStatus
+from dialer.runner import RunError, RunInterrupted, run_campaign, start_dispatcher_thread
+from dialer.worker import app as celery_app
+from dialer.worker import worker_argv
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")]
 Concurrency = Annotated[
@@ -33,9 +39,16 @@ def _transition(action: Callable[[Session, str], Campaign], name: str) -> None:
         print(f"{campaign.name}: {campaign.state.value}")
 
 
+def require_credentials() -> None:
+    """Stop before a campaign starts when no Call API credentials are configured."""
+    if not get_settings().has_credentials:
+        fail(NO_CREDENTIALS)
+
+
 @campaign_app.command("start")
 def start(name: Name) -> None:
     """Start a campaign: running workers begin to dial it."""
+    require_credentials()
     with transaction(open_database()) as session:
         try:
             campaign = lifecycle.start(session, name)
@@ -56,6 +69,7 @@ def pause(name: Name) -> None:
 @campaign_app.command("resume")
 def resume(name: Name) -> None:
     """Continue a paused campaign where it stopped."""
+    require_credentials()
     _transition(lifecycle.resume, name)
 
 
@@ -104,8 +118,7 @@ def run(
     ] = "threads",
 ) -> None:
     """Start a campaign and work it to the end in the foreground, with a progress line."""
-    from dialer.runner import RunError, RunInterrupted, run_campaign
-
+    require_credentials()
     console = Console(stderr=True)
     try:
         result = run_campaign(name, console, concurrency=concurrency, pool=pool)
@@ -137,9 +150,6 @@ def interrupted_message(name: str) -> str:
 @app.command("demo")
 def demo(concurrency: Concurrency = 4) -> None:
     """Run the example campaign end to end against the built-in simulator."""
-    from dialer.demo import run_demo
-    from dialer.runner import RunInterrupted
-
     console = Console()
     try:
         result = run_demo(console, concurrency=concurrency)
@@ -159,22 +169,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """A long-lived worker (plain `celery -A dialer.worker worker` works too)."""
-    from dialer.config import get_settings
-    from dialer.runner import start_dispatcher_thread
-    from dialer.worker import app as celery_app
-
     open_database()  # brings the schema up to date before any task runs
+    settings = get_settings()
     if dispatch:
-        start_dispatcher_thread(get_settings())
-    celery_app.worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--pool={pool}",
-            f"--loglevel={loglevel}",
-            # Unique per process, so that several workers on one host keep apart.
-            f"--hostname=dialer-{os.getpid()}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
-    )
+        start_dispatcher_thread(settings)
+    # Unique per process, so that several workers on one host keep apart.
+    celery_app.worker_main(worker_argv(concurrency, pool, f"dialer-{os.getpid()}", loglevel))

@@ -9,12 +9,14 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialer import migrate
+from dialer import db, migrate
 from dialer.cli.app import db_app
 from dialer.config import ConfigError, get_settings
-from dialer.db import engine_for
+from dialer.db import DatabaseUnavailable, engine_for, safe_url
 
 USAGE_ERROR = 2
+# The environment, not the command line, is at fault: a driver missing, a server down.
+ENVIRONMENT_ERROR = 1
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
@@ -42,16 +44,13 @@ def open_database() -> Engine:
 def _ensure_schema(url: str) -> None:
     # Once per process: a fresh SQLite file gets its tables without anyone running `db upgrade`.
     try:
-        migrate.ensure_schema(engine_for(url))
+        engine = engine_for(url)
+        db.ping(engine)
+        migrate.ensure_schema(engine)
+    except DatabaseUnavailable as exc:
+        fail(str(exc), code=ENVIRONMENT_ERROR)
     except (SQLAlchemyError, migrate.MigrationError) as exc:
-        fail(f"cannot prepare the database {_safe(url)}: {_first_line(exc)}")
-
-
-def _safe(url: str) -> str:
-    # Never print a password that may be in the URL.
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+        fail(f"cannot prepare the database {safe_url(url)}: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -65,10 +64,14 @@ def upgrade(
     """Apply the database migrations (creates the tables on a fresh database)."""
     url = database_url()
     try:
-        migrate.upgrade(engine_for(url), revision)
+        engine = engine_for(url)
+        db.ping(engine)
+        migrate.upgrade(engine, revision)
+    except DatabaseUnavailable as exc:
+        fail(str(exc), code=ENVIRONMENT_ERROR)
     except (SQLAlchemyError, migrate.MigrationError) as exc:
-        fail(f"upgrade of {_safe(url)} failed: {_first_line(exc)}")
-    typer.echo(f"database {_safe(url)} is at revision {revision}")
+        fail(f"upgrade of {safe_url(url)} failed: {_first_line(exc)}")
+    typer.echo(f"database {safe_url(url)} is at revision {revision}")
 
 
 @db_app.command("check")
@@ -77,7 +80,7 @@ def check() -> None:
     url = database_url()
     try:
         migrate.check(engine_for(url))
-    except (SQLAlchemyError, migrate.MigrationError) as exc:
+    except (SQLAlchemyError, migrate.MigrationError, DatabaseUnavailable) as exc:
         typer.echo(f"dialer: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo("the database matches the models")

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from dialer.callapi import errors
 from dialer.callapi.client import CallApiClient
-from dialer.secrets import Secret
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, Fault, SimulatorServer
 from tests.clock import Clock
 from tests.integration.conftest import StartSimulator
@@ -36,7 +36,7 @@ def clients() -> Iterator[list[CallApiClient]]:
 def _client(
     clients: list[CallApiClient], server: SimulatorServer, clock: Clock, **kwargs: Any
 ) -> CallApiClient:
-    kwargs.setdefault("access_token", Secret(DEFAULT_ACCESS_TOKEN))
+    kwargs.setdefault("access_token", SecretStr(DEFAULT_ACCESS_TOKEN))
     client = CallApiClient(server.url, clock=clock, read_timeout=5.0, **kwargs)
     clients.append(client)
     return client
@@ -109,7 +109,7 @@ def test_a_slow_answer_is_ambiguous_and_the_call_is_found_by_external_id(
 ) -> None:
     server = start_simulator(slow_seconds=2.0)
     client = CallApiClient(
-        server.url, access_token=Secret(DEFAULT_ACCESS_TOKEN), clock=clock, read_timeout=0.2
+        server.url, access_token=SecretStr(DEFAULT_ACCESS_TOKEN), clock=clock, read_timeout=0.2
     )
     clients.append(client)
     server.inject(Fault.SLOW, method=INFORMER)
@@ -139,7 +139,7 @@ def test_a_refused_connection_is_not_sent(clock: Clock) -> None:
     with (
         CallApiClient(
             f"http://127.0.0.1:{port}/v4.0",
-            access_token=Secret("k"),
+            access_token=SecretStr("k"),
             clock=clock,
             connect_timeout=1.0,
         ) as client,
@@ -174,7 +174,7 @@ def test_a_session_token_is_renewed_before_it_expires(
 ) -> None:
     server = start_simulator(login="ops", password="pw-1", token_lifetime=120)
     client = _client(
-        clients, server, clock, access_token=None, login="ops", password=Secret("pw-1")
+        clients, server, clock, access_token=None, login="ops", password=SecretStr("pw-1")
     )
     client.list_calls()
     clock.advance(100)  # within the client's refresh margin of the token's expire_at
@@ -193,7 +193,7 @@ def test_a_session_token_the_server_calls_invalid_is_replaced_once(
     server = start_simulator(login="ops", password="pw-1", token_lifetime=120)
     client_clock = Clock()  # the client's clock stands still: it believes its token is fresh
     client = _client(
-        clients, server, client_clock, access_token=None, login="ops", password=Secret("pw-1")
+        clients, server, client_clock, access_token=None, login="ops", password=SecretStr("pw-1")
     )
     client.list_calls()
     clock.advance(121)  # the server's clock: its session token is now past its lifetime
@@ -212,7 +212,7 @@ def test_bad_credentials_are_an_auth_error(
 ) -> None:
     server = start_simulator(login="ops", password="pw-1")
     client = _client(
-        clients, server, clock, access_token=None, login="ops", password=Secret("wrong")
+        clients, server, clock, access_token=None, login="ops", password=SecretStr("wrong")
     )
     with pytest.raises(errors.AuthError) as caught:
         client.list_calls()

@@ -3,13 +3,13 @@ Call API client, the clock moved on, and each call's outcome found by its `exter
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from dialer.callapi import errors
 from dialer.callapi.client import CallApiClient
@@ -17,7 +17,6 @@ from dialer.callapi.dataapi import DataApiClient, DataApiConfig
 from dialer.callapi.filters import all_of, equals, is_in, like
 from dialer.config import load_settings
 from dialer.retry import report_retrying
-from dialer.secrets import Secret
 from dialer.simulator import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_LOGIN,
@@ -59,9 +58,9 @@ class Campaign:
     ) -> None:
         self.server = server
         self.clock = clock
-        key = Secret(DEFAULT_ACCESS_TOKEN)
+        key = SecretStr(DEFAULT_ACCESS_TOKEN)
         self.calls = CallApiClient(server.url, access_token=key, clock=clock, read_timeout=5.0)
-        settings = dataclasses.replace(load_settings(), backoff_enabled=False)
+        settings = load_settings(backoff_enabled=False)
         data_config.setdefault("access_token", key)
         self.data = DataApiClient(
             DataApiConfig(url=server.data_url, read_timeout=5.0, **data_config),
@@ -249,7 +248,7 @@ def test_login_mode_and_no_access(
 ) -> None:
     server = start_simulator()
     credentials = {"access_token": None, "login": DEFAULT_LOGIN}
-    campaign = Campaign(server, clock, closing, password=Secret(DEFAULT_PASSWORD), **credentials)
+    campaign = Campaign(server, clock, closing, password=SecretStr(DEFAULT_PASSWORD), **credentials)
     since, until = campaign.window()
     assert campaign.data.calls_report(since, until).total_items == 0
     assert [entry.method for entry in server.request_log()] == ["login.user", "get.calls_report"]

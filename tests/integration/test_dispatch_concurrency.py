@@ -3,7 +3,6 @@ claim a contact twice, never claim past the budget, and never wait on a row a wo
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
@@ -41,9 +40,7 @@ def engine() -> Iterator[Engine]:
 @pytest.fixture
 def settings() -> Settings:
     """A budget of BUDGET points in a minute window, wake-ups lost after 60 s."""
-    return dataclasses.replace(
-        load_settings(), minute_limit_guess=BUDGET, window_seconds_guess=60.0, stuck_after=60.0
-    )
+    return load_settings(minute_limit_guess=BUDGET, window_seconds_guess=60.0, stuck_after=60.0)
 
 
 class Sent:

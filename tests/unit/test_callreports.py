@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from dialer.callapi.client import CallApiClient
@@ -16,11 +17,10 @@ from dialer.callreports import DataApiBudget, DataApiReports
 from dialer.collector import ReportsUnavailable
 from dialer.db import transaction
 from dialer.models import Budget
-from dialer.secrets import Secret
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, Api, CallOutcomes, FakeCallApi, Simulator
 from tests.clock import Clock
 
-KEY = Secret(DEFAULT_ACCESS_TOKEN)
+KEY = SecretStr(DEFAULT_ACCESS_TOKEN)
 PAD = dt.timedelta(days=1)
 
 

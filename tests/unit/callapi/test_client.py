@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from dialer.callapi import errors
 from dialer.callapi.client import ActiveCall, CallApiClient, Reply
 from dialer.callapi.limits import Limits
 from dialer.config import load_settings
-from dialer.secrets import Secret
 from tests.clock import Clock
 from tests.unit.callapi.scripted import FakeApi, fail, ok
 from tests.unit.callapi.vectors import (
@@ -45,7 +45,9 @@ def doc_params(method: str) -> dict[str, Any]:
 
 def keyed(api: FakeApi, **kwargs: Any) -> CallApiClient:
     """A client on a permanent key."""
-    return CallApiClient(URL, access_token=Secret(PERMANENT_KEY), transport=api.transport, **kwargs)
+    return CallApiClient(
+        URL, access_token=SecretStr(PERMANENT_KEY), transport=api.transport, **kwargs
+    )
 
 
 def logged_in(api: FakeApi, clock: Clock | None = None) -> CallApiClient:
@@ -53,7 +55,7 @@ def logged_in(api: FakeApi, clock: Clock | None = None) -> CallApiClient:
     return CallApiClient(
         URL,
         login=LOGIN,
-        password=Secret(PASSWORD),
+        password=SecretStr(PASSWORD),
         transport=api.transport,
         clock=clock or Clock(1_000.0),
     )
@@ -186,7 +188,7 @@ def test_docs_login_and_logout_replies() -> None:
     client = CallApiClient(
         URL,
         login="your_login",
-        password=Secret("your_password"),
+        password=SecretStr("your_password"),
         transport=api.transport,
         clock=Clock(1475853742 - 3600),
     )
@@ -327,7 +329,7 @@ def _closed_port() -> int:
 
 def test_connection_refused_for_real_is_not_sent() -> None:
     client = CallApiClient(
-        f"http://127.0.0.1:{_closed_port()}/v4.0", access_token=Secret(PERMANENT_KEY)
+        f"http://127.0.0.1:{_closed_port()}/v4.0", access_token=SecretStr(PERMANENT_KEY)
     )
     with pytest.raises(errors.NotSentError) as caught:
         client.release_call(1)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_none
 
 from dialer.callapi import errors
@@ -34,7 +35,6 @@ from dialer.callapi.filters import (
 )
 from dialer.callapi.limits import Limits
 from dialer.retry import is_transient
-from dialer.secrets import Secret
 from tests.unit.callapi.scripted import FakeApi, fail, ok
 from tests.unit.callapi.vectors import LIMITS
 
@@ -58,7 +58,7 @@ def rows_reply(rows: list[dict[str, Any]], total: int | None) -> dict[str, Any]:
 
 def client_for(api: FakeApi, *, retrying: Retrying | None = None, **config: Any) -> DataApiClient:
     """A client on a permanent Data API key, in Moscow time."""
-    settings = {"url": URL, "access_token": Secret(DATA_KEY), **config}
+    settings = {"url": URL, "access_token": SecretStr(DATA_KEY), **config}
     return DataApiClient(DataApiConfig(**settings), retrying=retrying, transport=api.transport)
 
 
@@ -318,10 +318,10 @@ class DataApiSettings:
     """The attributes of `dialer.config.Settings` the Data API reads."""
 
     dataapi_url: str = DEFAULT_DATAAPI_URL
-    dataapi_access_token: Secret | None = None
-    access_token: Secret | None = None
+    dataapi_access_token: SecretStr | None = None
+    access_token: SecretStr | None = None
     login: str | None = None
-    password: Secret | None = None
+    password: SecretStr | None = None
     connect_timeout: float = 2.0
     read_timeout: float = 7.0
     account_timezone: str = "Europe/Moscow"
@@ -330,7 +330,7 @@ class DataApiSettings:
 def test_from_settings_prefers_the_data_api_key_and_sets_timeouts() -> None:
     api = FakeApi(rows_reply([], 0))
     settings = DataApiSettings(
-        dataapi_url=URL, dataapi_access_token=Secret(DATA_KEY), access_token=Secret(CALL_KEY)
+        dataapi_url=URL, dataapi_access_token=SecretStr(DATA_KEY), access_token=SecretStr(CALL_KEY)
     )
     DataApiClient.from_settings(settings, transport=api.transport).calls_report(SINCE, UNTIL)
     assert api.tokens() == [DATA_KEY]
@@ -344,8 +344,8 @@ def test_from_settings_prefers_the_data_api_key_and_sets_timeouts() -> None:
 
 
 def test_from_settings_falls_back_to_the_call_api_key() -> None:
-    config = DataApiConfig.from_settings(DataApiSettings(access_token=Secret(CALL_KEY)))
-    assert config.access_token == Secret(CALL_KEY)
+    config = DataApiConfig.from_settings(DataApiSettings(access_token=SecretStr(CALL_KEY)))
+    assert config.access_token == SecretStr(CALL_KEY)
     assert config.url == DEFAULT_DATAAPI_URL
 
 
@@ -355,7 +355,7 @@ def test_login_mode_logs_in_and_uses_the_session() -> None:
         rows_reply([], 0),
         ok({"success": True}),
     )
-    settings = DataApiSettings(dataapi_url=URL, login="reports", password=Secret(PASSWORD))
+    settings = DataApiSettings(dataapi_url=URL, login="reports", password=SecretStr(PASSWORD))
     with DataApiClient.from_settings(settings, transport=api.transport) as client:
         client.calls_report(SINCE, UNTIL)
     assert api.methods == ["login.user", "get.calls_report", "logout.user"]
@@ -372,7 +372,7 @@ def test_secrets_appear_in_no_log_repr_or_error(caplog: pytest.LogCaptureFixture
         rows_reply([{"id": 1}], 1),
         ok({"success": True}),
     )
-    config = DataApiConfig(url=URL, login="reports", password=Secret(PASSWORD))
+    config = DataApiConfig(url=URL, login="reports", password=SecretStr(PASSWORD))
     client = DataApiClient(config, transport=api.transport)
     seen = [repr(client), repr(config), str(config)]
     for _ in range(2):

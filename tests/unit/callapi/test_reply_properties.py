@@ -18,11 +18,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from dialer.callapi import errors
 from dialer.callapi.client import CallApiClient
 from dialer.callapi.dataapi import DataApiClient, DataApiConfig
-from dialer.secrets import Secret
 from tests.unit.callapi.vectors import LIMITS
 
 CALLAPI_URL = "https://callapi.test/v4.0"
@@ -228,17 +228,17 @@ def call_client(transport: httpx.BaseTransport, login_mode: bool) -> CallApiClie
     """A Call API client on a key, or in login mode."""
     if login_mode:
         return CallApiClient(
-            CALLAPI_URL, login=LOGIN, password=Secret(PASSWORD), transport=transport
+            CALLAPI_URL, login=LOGIN, password=SecretStr(PASSWORD), transport=transport
         )
-    return CallApiClient(CALLAPI_URL, access_token=Secret(TOKEN), transport=transport)
+    return CallApiClient(CALLAPI_URL, access_token=SecretStr(TOKEN), transport=transport)
 
 
 def data_client(transport: httpx.BaseTransport, login_mode: bool) -> DataApiClient:
     """A Data API client on a key, or in login mode."""
     if login_mode:
-        config = DataApiConfig(DATAAPI_URL, login=LOGIN, password=Secret(PASSWORD))
+        config = DataApiConfig(DATAAPI_URL, login=LOGIN, password=SecretStr(PASSWORD))
     else:
-        config = DataApiConfig(DATAAPI_URL, access_token=Secret(TOKEN))
+        config = DataApiConfig(DATAAPI_URL, access_token=SecretStr(TOKEN))
     return DataApiClient(config, transport=transport)
 
 

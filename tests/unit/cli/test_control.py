@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
@@ -15,6 +16,12 @@ from dialer.models import Campaign, CampaignState, Contact, ContactStatus
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "campaigns"
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting a campaign needs Call API credentials."""
+    monkeypatch.setenv("DIALER_CALLAPI_ACCESS_TOKEN", "test-token")
 
 
 def run(*args: str | Path) -> Result:
@@ -150,3 +157,20 @@ def test_new_contacts_reopen_a_completed_campaign(tmp_path: Path) -> None:
         "new contacts imported; resume to dial them",
     )
     assert run("campaign", "resume", "order-ready").stdout == "order-ready: running\n"
+
+
+@pytest.mark.parametrize("command", [("campaign", "start"), ("campaign", "resume"), ("run",)])
+def test_no_credentials_stop_a_campaign_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    monkeypatch.delenv("DIALER_CALLAPI_ACCESS_TOKEN")
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+
+    result = run(*command, "order-ready")
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "dialer: no Call API credentials: set DIALER_CALLAPI_ACCESS_TOKEN, "
+        "or DIALER_CALLAPI_LOGIN and DIALER_CALLAPI_PASSWORD\n"
+    )
+    assert campaign_state()[0] == CampaignState.DRAFT

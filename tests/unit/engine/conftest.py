@@ -3,12 +3,12 @@ simulator behind an `httpx.MockTransport`, and a campaign with contacts in a SQL
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from dialer.callapi.client import CallApiClient
@@ -17,7 +17,6 @@ from dialer.db import transaction
 from dialer.dialing import Dialer
 from dialer.models import Campaign, CampaignState, Contact
 from dialer.options import CampaignOptions, Retry
-from dialer.secrets import Secret
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, Simulator
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday, 12:00 in Moscow
@@ -68,10 +67,9 @@ def clock() -> Clock:
 @pytest.fixture
 def settings() -> Settings:
     """Settings with a known account key, limits and no backoff."""
-    return dataclasses.replace(
-        load_settings(),
+    return load_settings(
         callapi_url="http://simulator/v4.0",
-        access_token=Secret(DEFAULT_ACCESS_TOKEN),
+        access_token=SecretStr(DEFAULT_ACCESS_TOKEN),
         minute_limit_guess=10,
         day_limit_guess=1000,
         backoff_enabled=False,

@@ -3,7 +3,6 @@ reconciles lost wake-ups and dead workers."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
@@ -94,7 +93,7 @@ def test_running_campaigns_share_the_budget_fairly(
     first, _ = add_campaign(sqlite_engine, phones(20), name="first")
     second, _ = add_campaign(sqlite_engine, phones(20, start=100), name="second")
     small, _ = add_campaign(sqlite_engine, phones(1, start=200), name="small")
-    settings = dataclasses.replace(settings, minute_limit_guess=21)
+    settings = settings.model_copy(update={"minute_limit_guess": 21})
 
     tick(sqlite_engine, settings, outbox)
 

@@ -3,8 +3,6 @@ and business code only raises."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from dialer import retry
@@ -29,7 +27,7 @@ class Failing:
 
 @pytest.fixture
 def settings() -> Settings:
-    return dataclasses.replace(load_settings(), backoff_enabled=False, transient_attempts=3)
+    return load_settings(backoff_enabled=False, transient_attempts=3)
 
 
 def rate_limited(reset: float) -> RateLimitError:
