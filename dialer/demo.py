@@ -53,6 +53,7 @@ def simulator_as_provider() -> Iterator[SimulatorServer]:
         "DIALER_CALLAPI_URL": server.url,
         "DIALER_CALLAPI_ACCESS_TOKEN": DEFAULT_ACCESS_TOKEN,
         "DIALER_DATAAPI_URL": server.data_url,
+        "DIALER_OUTCOMES": "on",
         "DIALER_OUTCOMES_INTERVAL": DEMO_OUTCOMES_INTERVAL,
     }
     cleared = ("DIALER_CALLAPI_LOGIN", "DIALER_CALLAPI_PASSWORD", "DIALER_DATAAPI_ACCESS_TOKEN")
