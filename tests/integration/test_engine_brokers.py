@@ -128,7 +128,7 @@ def test_a_worker_killed_mid_request_leaves_its_contacts_placed_or_unknown_never
         run.start_dispatchers(2)
         run.start_workers(3, concurrency=2, pool="threads")
         # Five requests in flight among 3 workers of 2 threads: the victim surely has one.
-        run.wait_for("five requests in flight", lambda: in_flight(run) >= 5, 30)
+        run.wait_for("five requests in flight", lambda: in_flight(run) >= 5, 90)
         victim = run.workers()[0]
         os.kill(victim.popen.pid, signal.SIGKILL)
         killed_at = dt.datetime.now(dt.UTC)
