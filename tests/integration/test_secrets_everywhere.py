@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dialer.simulator import FakeCallApi, SimulatorServer
-from tests.integration.test_run_embedded import dialer
+from tests.integration.cli import dialer
 
 CAMPAIGN = """
 name = "secret-scan"

@@ -12,8 +12,10 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
+from dialer.db import transaction
 from dialer.models import (
     Attempt,
     AttemptOutcome,
@@ -192,3 +194,11 @@ def report_campaign(
         contact.last_attempt_at = at
     session.flush()
     return campaign
+
+
+def queue_contacts(engine: Engine, *contact_ids: int) -> None:
+    """Put contacts where the dispatcher would: `queued`."""
+    with transaction(engine) as session:
+        session.execute(
+            update(Contact).where(Contact.id.in_(contact_ids)).values(status=ContactStatus.QUEUED)
+        )

@@ -24,14 +24,7 @@ from dialer.models import (
 from dialer.options import CampaignOptions, Retry, Window
 from dialer.simulator import Fault, Simulator
 from tests.unit.engine.conftest import Clock, MakeSimulator, add_campaign, phones
-
-
-def queue(engine: Engine, *contact_ids: int) -> None:
-    """Put contacts where the dispatcher would: `queued`."""
-    with transaction(engine) as session:
-        session.execute(
-            update(Contact).where(Contact.id.in_(contact_ids)).values(status=ContactStatus.QUEUED)
-        )
+from tests.unit.factories import queue_contacts as queue
 
 
 def contact(engine: Engine, contact_id: int) -> Contact:

@@ -27,7 +27,7 @@ from dialer.models import (
     ContactStatus,
 )
 from tests.unit.engine.conftest import Clock, add_campaign, phones
-from tests.unit.engine.test_dialing import queue
+from tests.unit.factories import queue_contacts as queue
 
 # With a permanent key, a refused token is as fatal as an unknown virtual number.
 PAUSING = sorted(

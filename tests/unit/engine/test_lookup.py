@@ -18,7 +18,7 @@ from dialer.dialing import Dialer
 from dialer.models import Attempt, AttemptOutcome, Contact, ContactStatus
 from dialer.simulator import Fault, Simulator
 from tests.unit.engine.conftest import Clock, add_campaign, phones, simulator_transport
-from tests.unit.engine.test_dialing import queue
+from tests.unit.factories import queue_contacts as queue
 
 BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 Intercept = Callable[[httpx.Request], httpx.Response | None]
