@@ -33,7 +33,7 @@ from tests.integration.engine_harness import (
 )
 from tests.integration.fault_checks import check_run, created_calls
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = pytest.mark.postgres
 
 MINUTE_LIMIT = 100
 WINDOW_SECONDS = 2.0
@@ -87,6 +87,7 @@ def start_at(run: EngineRun, count: int) -> None:
 # --- faults turned up ---------------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_every_fault_at_once_keeps_every_invariant(tmp_path: Path) -> None:
     everyone = phones(600)
     provider_listed, local_listed = everyone[:10], everyone[10:20]
@@ -113,6 +114,7 @@ def test_every_fault_at_once_keeps_every_invariant(tmp_path: Path) -> None:
         assert statuses.get("blacklisted") == len(provider_listed) + len(local_listed)
 
 
+@pytest.mark.redis
 def test_a_session_token_that_dies_mid_campaign_is_renewed(tmp_path: Path) -> None:
     everyone = phones(500)
     login_mode = {
@@ -144,6 +146,7 @@ def test_a_session_token_that_dies_mid_campaign_is_renewed(tmp_path: Path) -> No
         check(run, campaign_id)
 
 
+@pytest.mark.redis
 def test_the_provider_down_for_20_seconds_keeps_every_invariant(tmp_path: Path) -> None:
     everyone = phones(600)
     with engine_run(tmp_path, REDIS, simulator(), WORKER_ENV) as run:
@@ -202,6 +205,7 @@ def test_workers_killed_again_and_again_leave_the_campaign_to_the_others(tmp_pat
         check(run, campaign_id)
 
 
+@pytest.mark.redis
 def test_sigterm_lets_requests_in_flight_finish_and_leaves_nobody_dialing(
     tmp_path: Path,
 ) -> None:
@@ -267,6 +271,7 @@ def add_campaign(run: EngineRun, name: str, numbers: list[str]) -> int:
         return campaign.id
 
 
+@pytest.mark.redis
 def test_two_campaigns_on_one_account_share_the_budget_fairly(tmp_path: Path) -> None:
     first, second = phones(500), phones(500, start=5000)
     with engine_run(tmp_path, REDIS, simulator(fail_rate_internal=0.02), WORKER_ENV) as run:
