@@ -4,11 +4,11 @@ It serves two APIs of one account: the Call API (`Api.CALL`, `/v4.0`) and the Da
 (`Api.DATA`, `/v2.0`: login, logout and the reports of `dialer.simulator.reports`), each with its
 own points budget. Order of checks for one request (the provider's, as far as the docs show)::
 
-    provider down (503 page) ─ injected HTTP 5xx ─ body decoding ─ JSON (parse_error) ─ batch ─ envelope (invalid_request,
-    notifications_not_supported) ─ method_not_found ─ access token (-32001) ─ Data API access
-    (`data_api_refusal`) ─ injected internal_error ─ parameters (methods.validate_params) ─ UTF-8
-    ─ a limit_exceeded burst ─ points budget (limit_exceeded) ─ the method itself (unknown objects, blacklist, ...) ─
-    points spent
+    provider down (503 page) ─ injected HTTP 5xx ─ body decoding ─ JSON (parse_error) ─ batch
+    ─ envelope (invalid_request, notifications_not_supported) ─ method_not_found ─ access token
+    (-32001) ─ Data API access (`data_api_refusal`) ─ injected internal_error ─ parameters
+    (methods.validate_params) ─ UTF-8 ─ a limit_exceeded burst ─ points budget (limit_exceeded)
+    ─ the method itself (unknown objects, blacklist, ...) ─ points spent
 
 Every step is under one lock, so the simulator is thread-safe and its counters exact; an injected
 slow answer is delayed by the HTTP layer, outside the lock. (The module is over 400 lines because

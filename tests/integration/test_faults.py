@@ -185,7 +185,7 @@ def wait_final_resuming(run: EngineRun, campaign_id: int, timeout: float) -> dic
 
 @pytest.mark.rabbitmq
 def test_workers_killed_again_and_again_leave_the_campaign_to_the_others(tmp_path: Path) -> None:
-    everyone = phones(1000)
+    everyone = phones(800)
     api = simulator(slow_rate=0.05, slow_seconds=1.0, cut_after_create_rate=0.02)
     with engine_run(tmp_path, RABBITMQ, api, WORKER_ENV) as run:
         campaign_id = run.create_campaign(everyone)
@@ -193,7 +193,7 @@ def test_workers_killed_again_and_again_leave_the_campaign_to_the_others(tmp_pat
         run.start_workers(5, concurrency=3, pool="threads")
         victims = run.workers()[:3]
         for n, victim in enumerate(victims, start=1):
-            start_at(run, 150 * n)
+            start_at(run, 120 * n)
             os.kill(victim.popen.pid, signal.SIGKILL)
             victim.popen.wait()
         statuses = run.wait_until_final(campaign_id, timeout=85)
@@ -209,7 +209,7 @@ def test_workers_killed_again_and_again_leave_the_campaign_to_the_others(tmp_pat
 def test_sigterm_lets_requests_in_flight_finish_and_leaves_nobody_dialing(
     tmp_path: Path,
 ) -> None:
-    everyone = phones(400)
+    everyone = phones(250)
     # Every answer takes a second: at SIGTERM, requests are surely in flight.
     api = simulator(slow_rate=1.0, slow_seconds=1.0)
     with engine_run(tmp_path, REDIS, api, WORKER_ENV) as run:
@@ -273,7 +273,7 @@ def add_campaign(run: EngineRun, name: str, numbers: list[str]) -> int:
 
 @pytest.mark.redis
 def test_two_campaigns_on_one_account_share_the_budget_fairly(tmp_path: Path) -> None:
-    first, second = phones(500), phones(500, start=5000)
+    first, second = phones(350), phones(350, start=5000)
     with engine_run(tmp_path, REDIS, simulator(fail_rate_internal=0.02), WORKER_ENV) as run:
         first_id = add_campaign(run, "fault-a", first)
         second_id = add_campaign(run, "fault-b", second)
