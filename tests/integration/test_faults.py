@@ -89,7 +89,7 @@ def start_at(run: EngineRun, count: int) -> None:
 
 @pytest.mark.redis
 def test_every_fault_at_once_keeps_every_invariant(tmp_path: Path) -> None:
-    everyone = phones(600)
+    everyone = phones(400)
     provider_listed, local_listed = everyone[:10], everyone[10:20]
     api = simulator(
         fail_rate_5xx=0.04,
@@ -105,7 +105,7 @@ def test_every_fault_at_once_keeps_every_invariant(tmp_path: Path) -> None:
         campaign_id = run.create_campaign(everyone, import_blacklisted=local_listed)
         run.start_dispatchers(2)
         run.start_workers(3, concurrency=4, pool="threads")
-        statuses = run.wait_until_final(campaign_id, timeout=80)
+        statuses = run.wait_until_final(campaign_id, timeout=85)
 
         summary("every fault", run, statuses)
         faults = {e.fault for e in run.server.request_log()}
@@ -116,7 +116,7 @@ def test_every_fault_at_once_keeps_every_invariant(tmp_path: Path) -> None:
 
 @pytest.mark.redis
 def test_a_session_token_that_dies_mid_campaign_is_renewed(tmp_path: Path) -> None:
-    everyone = phones(500)
+    everyone = phones(400)
     login_mode = {
         **WORKER_ENV,
         "DIALER_CALLAPI_ACCESS_TOKEN": "",
@@ -130,7 +130,7 @@ def test_a_session_token_that_dies_mid_campaign_is_renewed(tmp_path: Path) -> No
         run.start_dispatchers(1)
         run.start_workers(2, concurrency=4, pool="threads")
         # And twice the provider ends every session early, in the middle of the run.
-        for at in (100, 250):
+        for at in (100, 220):
             start_at(run, at)
             run.server.expire_sessions()
         statuses = run.wait_until_final(campaign_id, timeout=80)
@@ -148,12 +148,12 @@ def test_a_session_token_that_dies_mid_campaign_is_renewed(tmp_path: Path) -> No
 
 @pytest.mark.redis
 def test_the_provider_down_for_20_seconds_keeps_every_invariant(tmp_path: Path) -> None:
-    everyone = phones(600)
+    everyone = phones(400)
     with engine_run(tmp_path, REDIS, simulator(), WORKER_ENV) as run:
         campaign_id = run.create_campaign(everyone)
         run.start_dispatchers(1)
         run.start_workers(2, concurrency=4, pool="threads")
-        start_at(run, 150)
+        start_at(run, 100)
         run.server.outage(10.0)  # 503 pages
         time.sleep(10.0)
         run.server.refuse_connections(10.0)  # then nothing listens
@@ -185,7 +185,7 @@ def wait_final_resuming(run: EngineRun, campaign_id: int, timeout: float) -> dic
 
 @pytest.mark.rabbitmq
 def test_workers_killed_again_and_again_leave_the_campaign_to_the_others(tmp_path: Path) -> None:
-    everyone = phones(800)
+    everyone = phones(600)
     api = simulator(slow_rate=0.05, slow_seconds=1.0, cut_after_create_rate=0.02)
     with engine_run(tmp_path, RABBITMQ, api, WORKER_ENV) as run:
         campaign_id = run.create_campaign(everyone)
@@ -193,7 +193,7 @@ def test_workers_killed_again_and_again_leave_the_campaign_to_the_others(tmp_pat
         run.start_workers(5, concurrency=3, pool="threads")
         victims = run.workers()[:3]
         for n, victim in enumerate(victims, start=1):
-            start_at(run, 120 * n)
+            start_at(run, 100 * n)
             os.kill(victim.popen.pid, signal.SIGKILL)
             victim.popen.wait()
         statuses = run.wait_until_final(campaign_id, timeout=85)
