@@ -273,7 +273,7 @@ def add_campaign(run: EngineRun, name: str, numbers: list[str]) -> int:
 
 @pytest.mark.redis
 def test_two_campaigns_on_one_account_share_the_budget_fairly(tmp_path: Path) -> None:
-    first, second = phones(350), phones(350, start=5000)
+    first, second = phones(250), phones(250, start=5000)
     with engine_run(tmp_path, REDIS, simulator(fail_rate_internal=0.02), WORKER_ENV) as run:
         first_id = add_campaign(run, "fault-a", first)
         second_id = add_campaign(run, "fault-b", second)
