@@ -19,6 +19,7 @@ from dialer.simulator import (
     DEFAULT_SHARES,
     KINDS,
     CallOutcomes,
+    DownMode,
 )
 from dialer.simulator.config import (
     DOCS_EMPLOYEE_IDS,
@@ -130,6 +131,29 @@ def fake_api(
             max=1.0,
         ),
     ] = 0.0,
+    limit_burst_rate: Annotated[
+        float,
+        typer.Option(
+            help="Chance that a Call API request starts a burst of limit_exceeded.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
+    limit_burst_seconds: Annotated[
+        float,
+        typer.Option(help="How long a limit_exceeded burst refuses every request.", min=0.0),
+    ] = 0.0,
+    down_after: Annotated[
+        float | None,
+        typer.Option(help="Seconds after start at which the provider goes down.", min=0.0),
+    ] = None,
+    down_for: Annotated[
+        float, typer.Option(help="Seconds the provider stays down.", min=0.0)
+    ] = 60.0,
+    down_mode: Annotated[
+        DownMode,
+        typer.Option(help="While down: http_503 pages, or refused connections."),
+    ] = DownMode.HTTP_503,
     outcome: Annotated[
         list[str],
         typer.Option(
@@ -222,6 +246,11 @@ def fake_api(
         slow_rate=slow_rate,
         slow_seconds=slow_seconds,
         cut_after_create_rate=cut_after_create_rate,
+        limit_burst_rate=limit_burst_rate,
+        limit_burst_seconds=limit_burst_seconds,
+        down_after=down_after,
+        down_for=down_for,
+        down_mode=down_mode,
         outcomes=outcomes,
         account_timezone=account_timezone,
         data_minute_limit=data_minute_limit,

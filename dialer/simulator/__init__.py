@@ -9,7 +9,9 @@ It serves `POST /v4.0` with the docs' JSON-RPC envelope and errors, knows the ob
 the docs' request examples (so each example succeeds with the token replaced), counts points per
 method in a minute and a day window (spent only on success) and reports them in every reply's
 `metadata.limits`, keeps placed calls active for `call_duration` seconds, and can inject faults:
-HTTP 5xx, `internal_error`, slow answers, and connections cut after a call was created.
+HTTP 5xx, `internal_error`, slow answers, connections cut after a call was created, bursts of
+`limit_exceeded`, the provider down for a while (503 pages or refused connections), and session
+tokens that die early.
 
 On the same port, `POST /v2.0` is the account's Data API (`SimulatorServer.data_url`): every call
 ends with an outcome drawn from `CallOutcomes` and shows in `get.calls_report` and
@@ -24,6 +26,7 @@ from dialer.simulator.config import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_LOGIN,
     DEFAULT_PASSWORD,
+    DownMode,
     FakeCallApi,
     Fault,
 )
@@ -41,6 +44,7 @@ __all__ = [
     "ActiveCall",
     "Api",
     "CallOutcomes",
+    "DownMode",
     "Ending",
     "FakeCallApi",
     "Fault",

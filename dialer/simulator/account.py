@@ -133,6 +133,10 @@ class Account:
             self._sessions.pop(token, None)
             raise Refusal.of("access_token_invalid")
 
+    def expire_sessions(self) -> None:
+        """Every session token issued so far is dead from now on."""
+        self._sessions.clear()
+
     def _login(self, _method: str, params: Mapping[str, Any], now: float) -> Any:
         login_ok = hmac.compare_digest(str(params["login"]), self.config.login)
         password_ok = hmac.compare_digest(str(params["password"]), self.config.password)

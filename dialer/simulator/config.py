@@ -37,6 +37,15 @@ class Fault(enum.StrEnum):
     INTERNAL = "internal_error"  # the API answers -32603 internal_error; nothing happens
     SLOW = "slow"  # the request takes effect, the answer comes `slow_seconds` late
     CUT_AFTER_CREATE = "cut_after_create"  # a start.* call is created, then the socket is dropped
+    LIMIT_BURST = "limit_burst"  # limit_exceeded for a while, whatever points remain
+    DOWN = "provider_down"  # the provider is down: every request gets a 503 page for a while
+
+
+class DownMode(enum.StrEnum):
+    """How the provider looks while it is down."""
+
+    HTTP_503 = "http_503"  # a proxy still answers, with its 503 page
+    REFUSED = "refused"  # nothing listens: connections are refused
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,14 @@ class FakeCallApi:
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
     cut_after_create_rate: float = 0.0
+    # A Call API request starts a burst of limit_exceeded with this chance; the burst refuses
+    # every Call API request for `limit_burst_seconds`, points left or not.
+    limit_burst_rate: float = 0.0
+    limit_burst_seconds: float = 0.0
+    # The provider goes down `down_after` seconds after the server starts, for `down_for`.
+    down_after: float | None = None
+    down_for: float = 0.0
+    down_mode: DownMode = DownMode.HTTP_503
     seed: int | None = None
     log_path: Path | None = None  # JSONL log of every request, secrets redacted
     clock: Callable[[], float] = time.time

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 from dialer.callapi.limits import Limits
 from dialer.simulator.account import ActiveCall
-from dialer.simulator.config import FakeCallApi, Fault
+from dialer.simulator.config import DownMode, FakeCallApi, Fault
 from dialer.simulator.simulator import Api, LogEntry, Outcome, Simulator, Stats
 
 API_PATHS = {f"/{api.value}{slash}": api for api in Api for slash in ("", "/")}
@@ -32,6 +34,11 @@ class _HttpServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about connections the client or a simulated outage cut."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -117,6 +124,9 @@ class SimulatorServer:
         self._address = (host, port)
         self._http: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # start, stop and going down may come from other threads
+        self._stopped = threading.Event()
+        self._timers: list[threading.Timer] = []
 
     @property
     def url(self) -> str:
@@ -142,8 +152,44 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         """Bind and serve in a background thread."""
-        if self._http is not None:
-            return self
+        with self._lock:
+            if self._http is not None:
+                return self
+            self._listen()
+            config = self.config
+            if config.down_after is not None and config.down_mode is DownMode.REFUSED:
+                self._later(config.down_after, lambda: self.refuse_connections(config.down_for))
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections, close the log."""
+        with self._lock:
+            self._stopped.set()
+            for timer in self._timers:
+                timer.cancel()
+            self._silence()
+        self.simulator.close()
+
+    def refuse_connections(self, seconds: float) -> None:
+        """Go down for `seconds`: stop listening (connections are refused) and cut open ones,
+        then listen again on the same port."""
+        with self._lock:
+            if self._stopped.is_set() or self._http is None:
+                return
+            self._address = self.address  # come back on the port picked at start
+            self._silence()
+            self._later(seconds, self._come_back)
+
+    def wait(self) -> None:
+        """Block until the server stops (used by `dialer fake-api`)."""
+        self._stopped.wait()
+
+    def _come_back(self) -> None:
+        with self._lock:
+            if not self._stopped.is_set() and self._http is None:
+                self._listen()
+
+    def _listen(self) -> None:
         self._http = _HttpServer(self._address, self.simulator)
         self._thread = threading.Thread(
             target=self._http.serve_forever,
@@ -152,10 +198,9 @@ class SimulatorServer:
             daemon=True,
         )
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving, cut open connections, close the log."""
+    def _silence(self) -> None:
+        """Stop listening and cut every open connection."""
         http, self._http = self._http, None
         if http is not None:
             http.stopping.set()
@@ -168,12 +213,12 @@ class SimulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self.simulator.close()
 
-    def wait(self) -> None:
-        """Block until the server stops (used by `dialer fake-api`)."""
-        if self._thread is not None:
-            self._thread.join()
+    def _later(self, seconds: float, action: Callable[[], None]) -> None:
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -215,3 +260,15 @@ class SimulatorServer:
     def inject(self, fault: Fault, times: int = 1, method: str | None = None) -> None:
         """Force `fault` on the next `times` requests (of `method`, if given)."""
         self.simulator.inject(fault, times, method)
+
+    def limit_burst(self, seconds: float) -> None:
+        """Refuse every Call API request with `limit_exceeded` for the next `seconds`."""
+        self.simulator.limit_burst(seconds)
+
+    def outage(self, seconds: float) -> None:
+        """Answer every request with a 503 page for the next `seconds`."""
+        self.simulator.outage(seconds)
+
+    def expire_sessions(self) -> None:
+        """End every login.user session token now."""
+        self.simulator.expire_sessions()

@@ -4,11 +4,11 @@ It serves two APIs of one account: the Call API (`Api.CALL`, `/v4.0`) and the Da
 (`Api.DATA`, `/v2.0`: login, logout and the reports of `dialer.simulator.reports`), each with its
 own points budget. Order of checks for one request (the provider's, as far as the docs show)::
 
-    injected HTTP 5xx ─ body decoding ─ JSON (parse_error) ─ batch ─ envelope (invalid_request,
-    notifications_not_supported) ─ method_not_found ─ access token (-32001) ─ Data API access
-    (`data_api_refusal`) ─ injected internal_error ─ parameters (methods.validate_params) ─ UTF-8
-    ─ points budget (limit_exceeded) ─ the method itself (unknown objects, blacklist, ...) ─
-    points spent
+    provider down (503 page) ─ injected HTTP 5xx ─ body decoding ─ JSON (parse_error) ─ batch
+    ─ envelope (invalid_request, notifications_not_supported) ─ method_not_found ─ access token
+    (-32001) ─ Data API access (`data_api_refusal`) ─ injected internal_error ─ parameters
+    (methods.validate_params) ─ UTF-8 ─ a limit_exceeded burst ─ points budget (limit_exceeded)
+    ─ the method itself (unknown objects, blacklist, ...) ─ points spent
 
 Every step is under one lock, so the simulator is thread-safe and its counters exact; an injected
 slow answer is delayed by the HTTP layer, outside the lock. (The module is over 400 lines because
@@ -33,7 +33,7 @@ from dialer.callapi.methods import SCHEMAS, START_METHODS, validate_params
 from dialer.secrets import redact
 from dialer.simulator.account import METHODS, Account, ActiveCall
 from dialer.simulator.budget import PointsBudget, Window
-from dialer.simulator.config import FakeCallApi, Fault
+from dialer.simulator.config import DownMode, FakeCallApi, Fault
 from dialer.simulator.refusals import Refusal, error_code_for, error_message_for
 from dialer.simulator.reports import REPORT_METHODS, Report, Reports
 
@@ -144,6 +144,11 @@ class Simulator:
         self._outcomes: collections.Counter[str] = collections.Counter()
         self._faults = 0
         self._calls_placed = 0
+        self._burst_until = 0.0
+        self._down_from, self._down_until = 0.0, 0.0
+        if config.down_after is not None and config.down_mode is DownMode.HTTP_503:
+            self._down_from = config.clock() + config.down_after
+            self._down_until = self._down_from + config.down_for
         self._log_file: IO[str] | None = None
         if config.log_path is not None:
             self._log_file = config.log_path.open("a", encoding="utf-8")
@@ -204,6 +209,22 @@ class Simulator:
         with self._lock:
             self._injected.append(_Injection(fault, times, method))
 
+    def limit_burst(self, seconds: float) -> None:
+        """Refuse every Call API request with `limit_exceeded` for the next `seconds`."""
+        with self._lock:
+            self._burst_until = self.config.clock() + seconds
+
+    def outage(self, seconds: float) -> None:
+        """Answer every request with the proxy's 503 page for the next `seconds`."""
+        with self._lock:
+            self._down_from = self.config.clock()
+            self._down_until = self._down_from + seconds
+
+    def expire_sessions(self) -> None:
+        """End every login.user session now, as if each token's hour had run out."""
+        with self._lock:
+            self._account.expire_sessions()
+
     def close(self) -> None:
         """Close the JSONL log file."""
         with self._lock:
@@ -222,9 +243,11 @@ class Simulator:
                 self._read_envelope(exchange, raw, content_type)
             except Refusal as refusal:
                 exchange.refusal = refusal
+            if self._down_from <= exchange.now < self._down_until:
+                return self._proxy_failure(exchange, Fault.DOWN)
             exchange.fault = self._draw_fault(exchange.method)
             if exchange.fault is Fault.HTTP_5XX:
-                return self._proxy_failure(exchange)
+                return self._proxy_failure(exchange, Fault.HTTP_5XX)
             try:
                 if exchange.refusal is not None:
                     raise exchange.refusal
@@ -307,6 +330,9 @@ class Simulator:
         # Every Data API method weighs one point, on the Data API's own budget.
         cost = 1 if data_api else self.config.cost(method)
         budget = self._budget_of(exchange.api)
+        if exchange.api is Api.CALL and self._in_limit_burst(now):
+            exchange.fault = Fault.LIMIT_BURST
+            raise _limit_exceeded(budget.minute, budget.minute)
         short = budget.short_of(cost)
         if short is not None:
             raise _limit_exceeded(short, budget.minute)
@@ -317,14 +343,22 @@ class Simulator:
         budget.spend(cost)  # only a success costs points
         return data
 
+    def _in_limit_burst(self, now: float) -> bool:
+        """Whether a limit_exceeded burst refuses this request (one may start with it)."""
+        rate = self.config.limit_burst_rate
+        # Drawn only when bursts are on, so that a seed gives the same other faults as before.
+        if now >= self._burst_until and rate > 0 and self._rng.random() < rate:
+            self._burst_until = now + self.config.limit_burst_seconds
+        return now < self._burst_until
+
     def _budget_of(self, api: Api) -> PointsBudget:
         return self._data_budget if api is Api.DATA else self._budget
 
     # --- replies ------------------------------------------------------------------------------
 
-    def _proxy_failure(self, exchange: _Exchange) -> Outcome:
+    def _proxy_failure(self, exchange: _Exchange, fault: Fault) -> Outcome:
         self._faults += 1
-        self._record(exchange, f"http_{PROXY_STATUS}", Fault.HTTP_5XX, None, None)
+        self._record(exchange, f"http_{PROXY_STATUS}", fault, None, None)
         return Outcome(PROXY_STATUS, PROXY_PAGE, content_type="text/html")
 
     def _error_reply(self, exchange: _Exchange, refusal: Refusal) -> Outcome:

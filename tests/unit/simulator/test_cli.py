@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 import dialer.cli.fake_api as fake_api
 from dialer.cli.app import app
-from dialer.simulator import DEFAULT_SHARES, CallOutcomes, SimulatorServer
+from dialer.simulator import DEFAULT_SHARES, CallOutcomes, DownMode, SimulatorServer
 
 
 @pytest.fixture
@@ -92,3 +92,28 @@ def test_bad_options_are_refused_clearly(
     assert code != 0
     assert complaint in output
     assert served == []
+
+
+def test_fault_span_options_reach_the_simulator(served: list[SimulatorServer]) -> None:
+    code, output = run(
+        "--limit-burst-rate",
+        "0.01",
+        "--limit-burst-seconds",
+        "4",
+        "--down-after",
+        "30",
+        "--down-for",
+        "20",
+        "--down-mode",
+        "refused",
+    )
+    assert code == 0, output
+    config = served[0].config
+    assert (config.limit_burst_rate, config.limit_burst_seconds) == (0.01, 4.0)
+    assert (config.down_after, config.down_for, config.down_mode) == (30.0, 20.0, DownMode.REFUSED)
+
+
+def test_the_provider_is_up_unless_told_to_go_down(served: list[SimulatorServer]) -> None:
+    assert run()[0] == 0
+    assert served[0].config.down_after is None
+    assert run("--down-mode", "sideways")[0] != 0
