@@ -353,8 +353,12 @@ PROPERTY = settings(
 )
 _runs = itertools.count()
 _CELL = st.text(alphabet="абвгдАБВГД abcXYZ0123456789+()-,;\t\"'\r\n№", max_size=12)
+# A valid row's other cell holds no line break: a quoted cell whose later line looks like a whole
+# row is rejected on purpose (the open-quote guard, `csvfiles.row_problem`), so such a row is not
+# one the importer must keep. Ragged rows still carry line breaks anywhere.
+_ONE_LINE_CELL = st.text(alphabet="абвгдАБВГД abcXYZ0123456789+()-,;\t\"'№", max_size=12)
 _PHONE_SHAPES = ("8926{:07d}", "+7 926 {:07d}", "8 (926) {:07d}", "926{:07d}")
-_VALID = st.tuples(st.integers(0, 999), st.sampled_from(_PHONE_SHAPES), _CELL).map(
+_VALID = st.tuples(st.integers(0, 999), st.sampled_from(_PHONE_SHAPES), _ONE_LINE_CELL).map(
     lambda v: ("valid", [v[1].format(v[0]), v[2]])
 )
 _RAGGED = st.lists(_CELL, max_size=5).map(lambda cells: ("other", cells))
