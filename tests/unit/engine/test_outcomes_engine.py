@@ -140,6 +140,11 @@ def start_requests(simulator: Simulator) -> Counter[str]:
     )
 
 
+def cut_requests(simulator: Simulator) -> int:
+    """start.* requests whose connection the simulator cut after creating the call."""
+    return sum(1 for e in simulator.request_log() if e.fault == Fault.CUT_AFTER_CREATE)
+
+
 def options(retry: Retry = RETRY) -> CampaignOptions:
     return CampaignOptions(retry=retry)
 
@@ -223,6 +228,7 @@ def test_a_cut_connection_whose_call_exists_ends_with_the_calls_outcome(
 
     assert world.run(campaign_id) == CampaignState.COMPLETED
 
+    assert cut_requests(simulator) == 1
     [made] = calls_to(simulator, BUSY_THEN_ANSWERS)
     assert contact(sqlite_engine, cid).status == ContactStatus.ANSWERED
     [attempt] = attempts(sqlite_engine, cid)
@@ -243,6 +249,7 @@ def test_an_unknown_attempt_is_settled_by_the_report(
     simulator.inject(Fault.HTTP_5XX, times=1_000, method="list.calls")
 
     world.step()
+    assert cut_requests(simulator) == 1
     assert contact(sqlite_engine, cid).status == ContactStatus.UNKNOWN
     assert world.run(campaign_id) == CampaignState.COMPLETED
 
