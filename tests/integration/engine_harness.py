@@ -153,18 +153,23 @@ class EngineRun:
     # --- the campaign ---
 
     def create_campaign(
-        self, phones: Sequence[str], *, import_blacklisted: Sequence[str] = ()
+        self,
+        phones: Sequence[str],
+        *,
+        import_blacklisted: Sequence[str] = (),
+        toml: str = CAMPAIGN_TOML,
     ) -> int:
         """Create the campaign from its TOML, import `phones` from a CSV, and start it.
 
-        `import_blacklisted` numbers are on the local blacklist before the import.
+        `import_blacklisted` numbers are on the local blacklist before the import; `toml` is
+        another campaign file of the same name (say, with other `[retry]` settings).
         """
         csv_path = self.tmp_path / "contacts.csv"
         rows = ["phone;name", *(f"{phone};Клиент {i}" for i, phone in enumerate(phones))]
         csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
         with transaction(self.engine) as session:
             blacklist.add_numbers(session, import_blacklisted, BlacklistSource.IMPORT)
-            campaign = create_campaign(session, parse_campaign(CAMPAIGN_TOML))
+            campaign = create_campaign(session, parse_campaign(toml))
             summary = import_contacts(session, campaign, csv_path)
             assert summary.imported == len(phones), summary
             lifecycle.start(session, campaign.name)

@@ -12,12 +12,14 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from dialer.callapi.client import CallApiClient
+from dialer.callapi.dataapi import DataApiClient, DataApiConfig
+from dialer.callreports import DataApiBudget, DataApiReports
 from dialer.config import Settings, load_settings
 from dialer.db import transaction
 from dialer.dialing import Dialer
 from dialer.models import Campaign, CampaignState, Contact
 from dialer.options import CampaignOptions, Retry
-from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, Simulator
+from dialer.simulator import DEFAULT_ACCESS_TOKEN, Api, FakeCallApi, Simulator
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday, 12:00 in Moscow
 
@@ -42,11 +44,11 @@ class Clock:
     sleep = advance
 
 
-def simulator_transport(simulator: Simulator) -> httpx.MockTransport:
-    """Serve requests from an in-process simulator; its faults become httpx's exceptions."""
+def simulator_transport(simulator: Simulator, api: Api = Api.CALL) -> httpx.MockTransport:
+    """Serve requests to `api` from an in-process simulator; faults become httpx's exceptions."""
 
     def handle(request: httpx.Request) -> httpx.Response:
-        outcome = simulator.handle(request.content, request.headers.get("content-type"))
+        outcome = simulator.handle(request.content, request.headers.get("content-type"), api)
         if outcome.body is None:
             raise httpx.RemoteProtocolError("server disconnected", request=request)
         if outcome.delay > 0:
@@ -104,6 +106,18 @@ def dialer(
     """A Dialer on the SQLite file, talking to the simulator, on the test's clock."""
     client = CallApiClient.from_settings(settings, transport=simulator_transport(simulator))
     yield Dialer(settings, sqlite_engine, client, now=clock, sleep=clock.sleep)
+    client.close()
+
+
+@pytest.fixture
+def reports(sqlite_engine: Engine, simulator: Simulator, clock: Clock) -> Iterator[DataApiReports]:
+    """The collector's reports: the simulator's Data API, on the test's clock and its own budget."""
+    key = SecretStr(DEFAULT_ACCESS_TOKEN)
+    config = DataApiConfig(url="http://simulator/v2.0", access_token=key)
+    client = DataApiClient(
+        config, transport=simulator_transport(simulator, Api.DATA), clock=clock.timestamp
+    )
+    yield DataApiReports(client, sqlite_engine, DataApiBudget("simulator-data-api"), now=clock)
     client.close()
 
 
