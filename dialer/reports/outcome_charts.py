@@ -22,6 +22,7 @@ WIDTH, HEIGHT = 760, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
 PLOT_H = HEIGHT - TOP - BOTTOM
 MAX_BUCKETS = 96
+LABELLED_BARS = 24  # up to this many bars, each carries its percentage above it
 _HOUR, _DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
 
 
@@ -65,7 +66,8 @@ def dispositions_chart(counts: dict[str, int], texts: Texts) -> BarChart | None:
         name, middle = texts.disposition(key), LEFT + (i + 0.5) * step
         y = TOP + PLOT_H - height
         bars.append(BarShape(LEFT + (i + 0.1) * step, y, step * 0.8, height, f"{name}: {n}"))
-        labels.append(Label(middle, HEIGHT - 14, name))
+        # Staggered on two lines, so that long names of neighbouring bars never overlap.
+        labels.append(Label(middle, HEIGHT - (20 if i % 2 == 0 else 6), name))
         labels.append(Label(middle, y - 4, str(n)))
     return BarChart(
         id="dispositions-chart",
@@ -119,7 +121,7 @@ def answered_rate_chart(
     first = min(buckets)
     count = int((max(buckets) - first) / size) + 1
     step = (WIDTH - LEFT - RIGHT) / count
-    bars = []
+    bars, percents = [], []
     for start, (known, answered) in sorted(buckets.items()):
         rate = answered / known
         i = int((start - first) / size)
@@ -127,7 +129,10 @@ def answered_rate_chart(
         tip = texts("report.answered_tip", at=at, percent=100 * rate, known=known)
         height = PLOT_H * rate
         width = max(step * 0.9, 0.5)
-        bars.append(BarShape(LEFT + i * step, TOP + PLOT_H - height, width, height, tip))
+        y = TOP + PLOT_H - height
+        bars.append(BarShape(LEFT + i * step, y, width, height, tip))
+        if count <= LABELLED_BARS:
+            percents.append(Label(LEFT + i * step + width / 2, y - 4, f"{100 * rate:.0f}%"))
     end = first + size * count
     bucket = texts(key, n=size.days)
     return BarChart(
@@ -141,6 +146,7 @@ def answered_rate_chart(
         top_text="100%",
         bars=bars,
         labels=[
+            *percents,
             Label(LEFT, HEIGHT - 14, f"{first:%Y-%m-%d %H:%M} {first.tzname()}", "start"),
             Label(WIDTH - RIGHT, HEIGHT - 14, f"{end:%Y-%m-%d %H:%M} {end.tzname()}", "end"),
         ],

@@ -206,16 +206,18 @@ def add_call(
     finish_reason: str | None,
     requested_at: dt.datetime = T0,
     listened: int | None = None,
+    call_session_id: int | None = None,
     **fields: Any,
 ) -> Attempt:
     """A placed attempt whose call ended with `finish_reason`, as the outcome collector leaves it;
     `finish_reason=None` leaves the call awaiting its report."""
+    call_session_id = call_session_id or next(_session_ids)
     if finish_reason is None:
         return add_attempt(
             session,
             contact,
             requested_at,
-            call_session_id=next(_session_ids),
+            call_session_id=call_session_id,
             report_status=ReportStatus.AWAITED,
             **fields,
         )
@@ -226,7 +228,7 @@ def add_call(
         session,
         contact,
         requested_at,
-        call_session_id=next(_session_ids),
+        call_session_id=call_session_id,
         report_status=ReportStatus.FOUND,
         disposition=disposition,
         call_answered=picked_up,
@@ -239,8 +241,11 @@ def add_call(
     )
 
 
-def outcome_campaign(session: Session, name: str = "autumn") -> Campaign:
-    """A campaign whose calls ended, over two hours (Moscow time, the default zone).
+def outcome_campaign(
+    session: Session, name: str = "autumn", session_ids_from: int | None = None
+) -> Campaign:
+    """A campaign whose calls ended, over two hours (Moscow time, the default zone); its calls'
+    session ids count up from `session_ids_from` when given.
 
     - 79160000001: busy at 09:00 UTC, answered at 10:05 (listened 42 s): `answered`, 2 calls;
     - 79160000002: no answer twice (09:10, 10:10): `not_answered`, 2 calls;
@@ -263,10 +268,11 @@ def outcome_campaign(session: Session, name: str = "autumn") -> Campaign:
         ("79160000005", s.PLACED, [(40, "subscriber_busy", None), (100, None, None)]),
         ("79160000006", s.PENDING, []),
     ]
+    ids = itertools.count(session_ids_from) if session_ids_from is not None else _session_ids
     for phone, status, made in calls:
         contact = add_contact(session, campaign, phone, status, {"имя": phone[-1]})
         for at, reason, listened in made:
-            add_call(session, contact, reason, T0 + at * minute, listened)
+            add_call(session, contact, reason, T0 + at * minute, listened, next(ids))
         contact.requests = contact.rounds = len(made)
         contact.last_attempt_at = T0 + made[-1][0] * minute if made else None
     session.flush()
