@@ -4,6 +4,7 @@ loaded at once and never asked for one contact at a time."""
 
 from __future__ import annotations
 
+import enum
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -36,7 +37,7 @@ _TIMES = frozenset({"requested_at", "finished_at"})
 def _json(name: str, value: Any) -> Any:
     if name in _TIMES:
         return iso(value)
-    return value.value if hasattr(value, "value") else value
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def attempts_of(session: Session, contact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

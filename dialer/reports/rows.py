@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from dialer.models import Attempt, Contact, ContactStatus
 from dialer.reports.latest import calls_made, latest_attempt, latest_outcome
@@ -40,6 +40,15 @@ class Column:
     expression: Any
 
 
+# The contact's latest attempt, and its latest call with a known outcome: each found by one
+# index probe, then joined by primary key, so that several columns of one attempt cost one probe.
+LATEST = aliased(Attempt, name="latest")
+KNOWN = aliased(Attempt, name="known")
+JOINS: tuple[tuple[Any, Any], ...] = (
+    (LATEST, LATEST.id == latest_attempt(Attempt.id)),
+    (KNOWN, KNOWN.id == latest_outcome(Attempt.id)),
+)
+
 # The fixed columns of every report, before the contact's own CSV columns. A new column is one
 # line here; the CSV, JSON, Excel and HTML outputs take it from this list. `disposition`,
 # `finish_reason` and `listened_seconds` are those of the contact's latest call with a known
@@ -48,14 +57,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("phone", Kind.PHONE, Contact.phone),
     Column("status", Kind.TEXT, Contact.status),
     Column("attempts", Kind.NUMBER, Contact.requests),
-    Column("external_id", Kind.TEXT, latest_attempt(Attempt.external_id)),
-    Column("call_session_id", Kind.ID, latest_attempt(Attempt.call_session_id)),
+    Column("external_id", Kind.TEXT, LATEST.external_id),
+    Column("call_session_id", Kind.ID, LATEST.call_session_id),
     Column("error_mnemonic", Kind.TEXT, Contact.error_mnemonic),
     Column("error_message", Kind.TEXT, Contact.error_message),
     Column("last_attempt_at", Kind.TIME, Contact.last_attempt_at),
-    Column("disposition", Kind.TEXT, latest_outcome(Attempt.disposition)),
-    Column("finish_reason", Kind.TEXT, latest_outcome(Attempt.finish_reason)),
-    Column("listened_seconds", Kind.NUMBER, latest_outcome(Attempt.listened_seconds)),
+    Column("disposition", Kind.TEXT, KNOWN.disposition),
+    Column("finish_reason", Kind.TEXT, KNOWN.finish_reason),
+    Column("listened_seconds", Kind.NUMBER, KNOWN.listened_seconds),
     Column("calls", Kind.NUMBER, calls_made()),
 )
 REPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -93,9 +102,12 @@ def contact_rows_query(
     campaign_id: int, statuses: frozenset[ContactStatus] | None = None, limit: int | None = None
 ) -> Select[Any]:
     """The SELECT behind the rows: contacts in import order with their latest attempt's ids."""
-    query = select(Contact.id, *(c.expression for c in COLUMNS), Contact.variables).where(
-        Contact.campaign_id == campaign_id
+    query = select(Contact.id, *(c.expression for c in COLUMNS), Contact.variables).select_from(
+        Contact
     )
+    for attempt, on in JOINS:
+        query = query.outerjoin(attempt, on)
+    query = query.where(Contact.campaign_id == campaign_id)
     if statuses is not None:
         query = query.where(Contact.status.in_(sorted(statuses)))
     return query.order_by(Contact.id).limit(limit)
