@@ -167,12 +167,29 @@ def _attempt_line(a: AttemptView, zone: ShownZone, texts: Texts) -> str:
         + (f"  call_session_id {a.call_session_id}" if a.call_session_id else "")
         + (texts("call.replied", at=zone.show(a.replied_at)) if a.replied_at else "")
     )
-    if a.call_answered is not None:
-        line += texts("call.picked_up" if a.call_answered else "call.not_picked_up")
+    outcome = _outcome_line(a, zone, texts)
+    if outcome:
+        line += f"\n     {outcome}"
     if a.error_mnemonic or a.error_message:
         code = "" if a.error_code is None else f" {a.error_code}"
         line += f"\n     error{code} {a.error_mnemonic or ''}: {a.error_message or ''}"
     return line
+
+
+def _outcome_line(a: AttemptView, zone: ShownZone, texts: Texts) -> str:
+    # The call's end as the provider reported it, or why it is not known.
+    if a.disposition is None:
+        return texts(f"call.report_{a.report_status}") if a.report_status else ""
+    parts = [texts("call.outcome", disposition=texts.disposition(a.disposition))]
+    if a.finish_reason:
+        parts.append(f"finish_reason {a.finish_reason}")
+    if a.call_answered is not None:
+        parts.append(texts("call.picked_up" if a.call_answered else "call.not_picked_up"))
+    if a.listened_seconds is not None:
+        parts.append(texts("call.listened", seconds=a.listened_seconds))
+    if a.call_finished_at is not None:
+        parts.append(texts("call.finished", at=zone.show(a.call_finished_at)))
+    return ", ".join(parts)
 
 
 def _print_call(details: CallDetails, texts: Texts) -> None:
@@ -261,6 +278,13 @@ def _print_status(status: CampaignStatus, texts: Texts) -> None:
     lines.append(texts(progress, done=status.done, total=status.total, percent=status.percent))
     counts = ", ".join(f"{texts.status(k)} {v}" for k, v in status.counts.items())
     lines.append(texts("show.counts", counts=counts))
+    lines.append(
+        texts(
+            "show.answered",
+            answered=status.counts["answered"],
+            not_answered=status.counts["not_answered"],
+        )
+    )
     if status.calls_per_minute is None:
         lines.append(texts("show.rate_measuring"))
     else:

@@ -39,6 +39,10 @@ def report_figures(
         ("failed", summary.counts["failed"]),
         ("blacklisted", summary.counts["blacklisted"]),
         ("unknown", summary.counts["unknown"]),
+        ("answered", summary.counts["answered"]),
+        ("not_answered", summary.counts["not_answered"]),
+        ("answered_rate_known", _rate(summary.answered, summary.outcome_known, texts)),
+        ("answered_rate_called", _rate(summary.answered, summary.called, texts)),
         ("to_dial", summary.to_dial),
         ("first_call", zone.show(summary.first_call_at, DASH)),
         ("last_call", zone.show(summary.last_call_at, DASH)),
@@ -48,3 +52,15 @@ def report_figures(
     if campaign.pause_reason:
         values.insert(2, ("paused_because", campaign.pause_reason))
     return [Figure(key, texts(f"fig.{key}"), str(value)) for key, value in values]
+
+
+def _rate(part: int, whole: int, texts: Texts) -> str:
+    # The share with the counts behind it: "75.00% (3 of 4)"; a dash before any is known.
+    if not whole:
+        return DASH
+    return texts("fig.share", percent=100.0 * part / whole, part=part, whole=whole)
+
+
+def disposition_figures(summary: Summary, texts: Texts) -> list[Figure]:
+    """Contacts by the disposition of their latest known call, every disposition, table order."""
+    return [Figure(key, texts.disposition(key), str(n)) for key, n in summary.dispositions.items()]

@@ -1,10 +1,10 @@
 """The HTML delivery report: one self-contained page a manager can read and forward.
 
 Rendered from `templates/report.html.j2` by Jinja2 with autoescape on, so a contact variable
-holding `<script>` is shown as text and never runs. Inline CSS and an inline SVG chart; no
-scripts, fonts or images from the network. The page is streamed (`Template.generate`), and the
-list of contacts needing attention (failed, unknown), each with its reason, is capped at
-`ATTENTION_LIMIT` rows; the CSV report has them all.
+holding `<script>` is shown as text and never runs. Inline CSS and inline SVG charts (calls per
+minute, call results, the answered rate); no scripts, fonts or images from the network. The page
+is streamed (`Template.generate`), and the list of contacts needing attention (failed, unknown),
+each with its reason, is capped at `ATTENTION_LIMIT` rows; the CSV report has them all.
 """
 
 from __future__ import annotations
@@ -21,8 +21,13 @@ from dialer.models import Campaign, ContactStatus
 from dialer.reports.chart import chart
 from dialer.reports.figures import DASH, report_figures
 from dialer.reports.messages import Lang, Texts
+from dialer.reports.outcome_charts import answered_rate_chart, dispositions_chart
 from dialer.reports.rows import ContactRow, iter_contact_rows
-from dialer.reports.summary import calls_per_minute_series, campaign_summary
+from dialer.reports.summary import (
+    calls_per_minute_series,
+    campaign_summary,
+    outcomes_per_minute_series,
+)
 from dialer.reports.zone import ShownZone, campaign_zone
 
 ATTENTION = frozenset({ContactStatus.FAILED, ContactStatus.UNKNOWN})
@@ -90,7 +95,13 @@ def write_html(session: Session, campaign: Campaign, out: IO[str], lang: Lang = 
         finished=zone.show(campaign.finished_at, DASH),
         figures=report_figures(campaign, summary, zone, texts),
         chart=chart(calls_per_minute_series(session, campaign.id), zone, texts),
+        dispositions_chart=dispositions_chart(summary.dispositions, texts),
+        answered_chart=answered_rate_chart(
+            outcomes_per_minute_series(session, campaign.id), zone, texts
+        ),
         statuses={texts.status(s): n for s, n in summary.counts.items()},
+        dispositions={texts.disposition(d): n for d, n in summary.dispositions.items()},
+        known=summary.outcome_known,
         errors=summary.errors,
         total=summary.total,
         failed=summary.counts["failed"],

@@ -1,5 +1,8 @@
 """The JSON delivery report: `{"campaign": ..., "summary": ..., "contacts": [...]}`, written
-incrementally, one contact at a time, so that a million contacts never sit in memory at once."""
+incrementally, one contact at a time, so that a million contacts never sit in memory at once.
+
+Each contact has the report's columns, its variables, and `attempts`: every attempt made for it,
+oldest first, with its call's own outcome (`calls.with_attempts`)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import IO
 from sqlalchemy.orm import Session
 
 from dialer.models import Campaign
+from dialer.reports.calls import with_attempts
 from dialer.reports.rows import iter_contact_rows
 from dialer.reports.summary import campaign_info, campaign_summary
 
@@ -21,9 +25,10 @@ def write_json(session: Session, campaign: Campaign, out: IO[str]) -> int:
     out.write(json.dumps(summary.as_dict(), ensure_ascii=False))
     out.write(',\n "contacts": [')
     count = 0
-    for row in iter_contact_rows(session, campaign.id):
+    for row, attempts in with_attempts(session, iter_contact_rows(session, campaign.id)):
         item = row.fields()
         item["variables"] = row.variables
+        item["attempts"] = attempts
         out.write(",\n  " if count else "\n  ")
         out.write(json.dumps(item, ensure_ascii=False))
         count += 1

@@ -40,9 +40,14 @@ class AttemptView:
     error_code: int | None
     error_mnemonic: str | None
     error_message: str | None
-    call_answered: bool | None
+    call_answered: bool | None  # the contact picked up, by the provider's report
     finish_reason: str | None
     talk_duration: int | None
+    report_status: str | None = None  # where the provider's report of the call stands
+    disposition: str | None = None
+    listened_seconds: int | None = None
+    total_duration: int | None = None
+    call_finished_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptView:
@@ -60,6 +65,11 @@ class AttemptView:
             attempt.call_answered,
             attempt.finish_reason,
             attempt.talk_duration,
+            None if attempt.report_status is None else str(attempt.report_status),
+            None if attempt.disposition is None else str(attempt.disposition),
+            attempt.listened_seconds,
+            attempt.total_duration,
+            attempt.call_finished_at,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,6 +87,11 @@ class AttemptView:
             "call_answered": self.call_answered,
             "finish_reason": self.finish_reason,
             "talk_duration": self.talk_duration,
+            "report_status": self.report_status,
+            "disposition": self.disposition,
+            "listened_seconds": self.listened_seconds,
+            "total_duration": self.total_duration,
+            "call_finished_at": iso(self.call_finished_at),
         }
 
 

@@ -29,6 +29,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fig.failed": {"en": "failed", "ru": "ошибка"},
     "fig.blacklisted": {"en": "blacklisted", "ru": "в чёрном списке"},
     "fig.unknown": {"en": "unknown", "ru": "не подтверждено"},
+    "fig.answered": {"en": "answered", "ru": "ответили"},
+    "fig.not_answered": {"en": "not answered", "ru": "не ответили"},
+    "fig.answered_rate_known": {
+        "en": "answered, of contacts whose call result is known",
+        "ru": "ответили, из контактов с известным итогом звонка",
+    },
+    "fig.answered_rate_called": {
+        "en": "answered, of contacts called",
+        "ru": "ответили, из контактов, которым звонили",
+    },
+    "fig.share": {
+        "en": "{percent:.2f}% ({part} of {whole})",
+        "ru": "{percent:.2f}% ({part} из {whole})",
+    },
     "fig.to_dial": {"en": "still to dial", "ru": "ещё обзвонить"},
     "fig.first_call": {"en": "first call", "ru": "первый звонок"},
     "fig.last_call": {"en": "last call", "ru": "последний звонок"},
@@ -45,6 +59,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.blacklisted": {"en": "blacklisted", "ru": "в чёрном списке"},
     "status.unknown": {"en": "unknown", "ru": "не подтверждено"},
     "status.cancelled": {"en": "cancelled", "ru": "отменён"},
+    # Dispositions: how a call ended, as a person reads it.
+    "disposition.answered": {"en": "answered", "ru": "ответил"},
+    "disposition.busy": {"en": "busy", "ru": "занято"},
+    "disposition.no_answer": {"en": "no answer", "ru": "не ответил"},
+    "disposition.bad_number": {"en": "bad number", "ru": "неверный номер"},
+    "disposition.blocked": {"en": "blocked", "ru": "заблокирован"},
+    "disposition.campaign_error": {"en": "campaign error", "ru": "ошибка кампании"},
+    "disposition.provider_error": {"en": "provider error", "ru": "ошибка провайдера"},
+    "disposition.other": {"en": "other", "ru": "другое"},
     # Campaign states.
     "state.draft": {"en": "draft", "ru": "черновик"},
     "state.running": {"en": "running", "ru": "идёт"},
@@ -80,6 +103,41 @@ MESSAGES: dict[str, dict[str, str]] = {
     "report.sheet_summary": {"en": "summary", "ru": "сводка"},
     "report.sheet_contacts": {"en": "contacts", "ru": "контакты"},
     "report.by_status": {"en": "By status", "ru": "По статусам"},
+    "report.by_disposition": {
+        "en": "Contacts by call result (latest known call)",
+        "ru": "Контакты по итогу звонка (последний известный)",
+    },
+    "report.disposition": {"en": "call result", "ru": "итог звонка"},
+    "report.dispositions_chart": {"en": "Call results", "ru": "Итоги звонков"},
+    "report.dispositions_title": {
+        "en": "Contacts by the result of their latest known call",
+        "ru": "Контакты по итогу последнего известного звонка",
+    },
+    "report.no_outcomes": {
+        "en": "No call results known yet.",
+        "ru": "Итоги звонков ещё не известны.",
+    },
+    "report.answered_chart": {
+        "en": "Answered rate over time",
+        "ru": "Доля ответивших по времени",
+    },
+    "report.answered_title": {
+        "en": "Share of calls answered, by when they were made",
+        "ru": "Доля отвеченных звонков по времени звонка",
+    },
+    "report.answered_tip": {
+        "en": "{at}: {percent:.0f}% of {known} calls answered",
+        "ru": "{at}: ответили на {percent:.0f}% из {known} звонков",
+    },
+    "report.answered_legend": {
+        "en": "Bars: share of the calls made in each {bucket} that were answered, "
+        "of those whose result is known.",
+        "ru": "Столбцы: доля отвеченных среди звонков с известным итогом, "
+        "сделанных за каждый интервал «{bucket}».",
+    },
+    "bucket.1h": {"en": "hour", "ru": "час"},
+    "bucket.1d": {"en": "day", "ru": "день"},
+    "bucket.days": {"en": "{n} days", "ru": "{n} дн."},
     "report.by_error": {"en": "Failed, by error", "ru": "Ошибки по видам"},
     "report.none": {"en": "None.", "ru": "Нет."},
     "report.status": {"en": "status", "ru": "статус"},
@@ -135,6 +193,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Выполнено: {done}/{total} ({percent:.1f}%) до отмены",
     },
     "show.counts": {"en": "Counts: {counts}", "ru": "Статусы: {counts}"},
+    "show.answered": {
+        "en": "Answered so far: {answered} (not answered {not_answered})",
+        "ru": "Ответили: {answered} (не ответили {not_answered})",
+    },
     "show.rate": {
         "en": "Calls per minute: {rate:.2f} (last {minutes:g} min)",
         "ru": "Звонков в минуту: {rate:.2f} (за {minutes:g} мин)",
@@ -181,8 +243,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Все попытки на номер {phone}, сначала новые ({n}):",
     },
     "call.replied": {"en": "  request answered at {at}", "ru": "  API ответил в {at}"},
-    "call.picked_up": {"en": "  picked up", "ru": "  ответил"},
-    "call.not_picked_up": {"en": "  not picked up", "ru": "  не ответил"},
+    "call.picked_up": {"en": "picked up", "ru": "ответил"},
+    "call.not_picked_up": {"en": "not picked up", "ru": "не ответил"},
+    "call.outcome": {"en": "call result: {disposition}", "ru": "итог звонка: {disposition}"},
+    "call.listened": {"en": "listened {seconds} s", "ru": "слушал {seconds} с"},
+    "call.finished": {"en": "ended {at}", "ru": "завершён {at}"},
+    "call.report_awaited": {
+        "en": "call result: awaited from the provider's report",
+        "ru": "итог звонка: ожидается из отчёта провайдера",
+    },
+    "call.report_found": {"en": "call result: reported", "ru": "итог звонка: получен"},
+    "call.report_absent": {
+        "en": "call result: no call was made (not in the provider's report)",
+        "ru": "итог звонка: звонка не было (нет в отчёте провайдера)",
+    },
+    "call.report_expired": {
+        "en": "call result: unknown (not in the provider's report in time)",
+        "ru": "итог звонка: неизвестен (не появился в отчёте провайдера вовремя)",
+    },
     # Errors a user sees.
     "error.no_dir": {
         "en": "cannot write {path}: the folder {folder} does not exist",
@@ -217,6 +295,10 @@ class Texts:
     def status(self, status: str) -> str:
         """A contact status as a person reads it (unknown values as they are)."""
         return self._named("status", status)
+
+    def disposition(self, disposition: str) -> str:
+        """A call's disposition as a person reads it (unknown values as they are)."""
+        return self._named("disposition", disposition)
 
     def state(self, state: str) -> str:
         """A campaign state as a person reads it (unknown values as they are)."""

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from dialer.models import Attempt, Contact, ContactStatus
+from dialer.reports.latest import calls_made, latest_attempt, latest_outcome
 from dialer.reports.summary import iso
 
 
@@ -39,31 +40,32 @@ class Column:
     expression: Any
 
 
-def _latest_attempt(column: Any) -> Any:
-    # One index probe of ix_attempts_contact (contact_id, requested_at) per contact; the id breaks
-    # ties between attempts requested in the same instant.
-    return (
-        select(column)
-        .where(Attempt.contact_id == Contact.id)
-        .order_by(Attempt.requested_at.desc(), Attempt.id.desc())
-        .limit(1)
-        .correlate(Contact)
-        .scalar_subquery()
-    )
+# The contact's latest attempt, and its latest call with a known outcome: each found by one
+# index probe, then joined by primary key, so that several columns of one attempt cost one probe.
+LATEST = aliased(Attempt, name="latest")
+KNOWN = aliased(Attempt, name="known")
+JOINS: tuple[tuple[Any, Any], ...] = (
+    (LATEST, LATEST.id == latest_attempt(Attempt.id)),
+    (KNOWN, KNOWN.id == latest_outcome(Attempt.id)),
+)
 
-
-# The fixed columns of every report, before the contact's own CSV columns. A new column (the
-# call's disposition, finish reason, seconds listened, calls per contact) is one line here; the
-# CSV, JSON, Excel and HTML outputs take it from this list.
+# The fixed columns of every report, before the contact's own CSV columns. A new column is one
+# line here; the CSV, JSON, Excel and HTML outputs take it from this list. `disposition`,
+# `finish_reason` and `listened_seconds` are those of the contact's latest call with a known
+# outcome; `calls` counts the calls the provider created for the contact.
 COLUMNS: tuple[Column, ...] = (
     Column("phone", Kind.PHONE, Contact.phone),
     Column("status", Kind.TEXT, Contact.status),
     Column("attempts", Kind.NUMBER, Contact.requests),
-    Column("external_id", Kind.TEXT, _latest_attempt(Attempt.external_id)),
-    Column("call_session_id", Kind.ID, _latest_attempt(Attempt.call_session_id)),
+    Column("external_id", Kind.TEXT, LATEST.external_id),
+    Column("call_session_id", Kind.ID, LATEST.call_session_id),
     Column("error_mnemonic", Kind.TEXT, Contact.error_mnemonic),
     Column("error_message", Kind.TEXT, Contact.error_message),
     Column("last_attempt_at", Kind.TIME, Contact.last_attempt_at),
+    Column("disposition", Kind.TEXT, KNOWN.disposition),
+    Column("finish_reason", Kind.TEXT, KNOWN.finish_reason),
+    Column("listened_seconds", Kind.NUMBER, KNOWN.listened_seconds),
+    Column("calls", Kind.NUMBER, calls_made()),
 )
 REPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 _INDEX = {name: i for i, name in enumerate(REPORT_COLUMNS)}
@@ -100,9 +102,12 @@ def contact_rows_query(
     campaign_id: int, statuses: frozenset[ContactStatus] | None = None, limit: int | None = None
 ) -> Select[Any]:
     """The SELECT behind the rows: contacts in import order with their latest attempt's ids."""
-    query = select(Contact.id, *(c.expression for c in COLUMNS), Contact.variables).where(
-        Contact.campaign_id == campaign_id
+    query = select(Contact.id, *(c.expression for c in COLUMNS), Contact.variables).select_from(
+        Contact
     )
+    for attempt, on in JOINS:
+        query = query.outerjoin(attempt, on)
+    query = query.where(Contact.campaign_id == campaign_id)
     if statuses is not None:
         query = query.where(Contact.status.in_(sorted(statuses)))
     return query.order_by(Contact.id).limit(limit)

@@ -159,7 +159,9 @@ class CampaignStatus:
         rate = "…" if self.calls_per_minute is None else f"{self.calls_per_minute:.1f}"
         text = (
             f"{self.name}: {self.state} {self.done}/{self.total} ({self.percent:.1f}%) "
-            f"placed {self.counts['placed']} failed {self.counts['failed']} {rate}/min"
+            f"placed {self.counts['placed']} answered {self.counts['answered']} "
+            f"not answered {self.counts['not_answered']} failed {self.counts['failed']} "
+            f"{rate}/min"
         )
         if self.budget:
             text += f" points {self.budget.minute_remaining}/min {self.budget.day_remaining}/day"

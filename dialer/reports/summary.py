@@ -1,5 +1,6 @@
 """The figures of one campaign, each from one SQL aggregate: contacts per status, attempts,
-failures by error, first and last call, and calls per minute (overall and minute by minute).
+failures by error, contacts by the disposition of their latest known call, the answered rate,
+first and last call, and calls per minute (overall and minute by minute).
 
 A "call" here is an API request that spent points: every attempt except the `rate_limited` ones,
 which the provider refused before placing anything.
@@ -11,13 +12,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from dialer.dispositions import Disposition
 from dialer.models import Attempt, Campaign, Contact, ContactStatus
 from dialer.policy import taken_up
+from dialer.reports.latest import latest_outcome
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in ContactStatus)
+DISPOSITIONS: tuple[str, ...] = tuple(d.value for d in Disposition)
 TO_DIAL: frozenset[str] = frozenset({"pending", "queued", "dialing"})
 
 
@@ -55,6 +59,29 @@ class Summary:
     last_call_at: dt.datetime | None
     calls: int  # attempts that spent points (not rate_limited)
     calls_per_minute: float | None = field(default=None)
+    # Contacts by the disposition of their latest call with a known outcome, every one present.
+    dispositions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DISPOSITIONS, 0))
+    called: int = 0  # contacts the provider created at least one call for
+
+    @property
+    def outcome_known(self) -> int:
+        """Contacts whose call outcome is known (the provider reported how a call ended)."""
+        return sum(self.dispositions.values())
+
+    @property
+    def answered(self) -> int:
+        """Contacts whose latest known call was answered."""
+        return self.dispositions[Disposition.ANSWERED]
+
+    @property
+    def answered_of_known(self) -> float | None:
+        """Answered contacts / contacts whose call outcome is known, 0-1; None when none is."""
+        return share(self.answered, self.outcome_known)
+
+    @property
+    def answered_of_called(self) -> float | None:
+        """Answered contacts / contacts called, 0-1; None when none was called."""
+        return share(self.answered, self.called)
 
     @property
     def total(self) -> int:
@@ -82,7 +109,49 @@ class Summary:
             "first_call_at": iso(self.first_call_at),
             "last_call_at": iso(self.last_call_at),
             "calls_per_minute": self.calls_per_minute,
+            "answered": self.counts["answered"],
+            "not_answered": self.counts["not_answered"],
+            "dispositions": dict(self.dispositions),
+            "outcome_known": self.outcome_known,
+            "called": self.called,
+            "answered_rate_of_known": self.answered_of_known,
+            "answered_rate_of_called": self.answered_of_called,
         }
+
+
+def share(part: int, whole: int) -> float | None:
+    """`part / whole` to four decimals, or None when `whole` is zero."""
+    return round(part / whole, 4) if whole else None
+
+
+def disposition_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """Contacts by the disposition of their latest known call, a zero for every other one."""
+    latest = (
+        select(latest_outcome(Attempt.disposition).label("disposition"))
+        .where(Contact.campaign_id == campaign_id)
+        .subquery()
+    )
+    counts = dict.fromkeys(DISPOSITIONS, 0)
+    rows = session.execute(
+        select(latest.c.disposition, func.count())
+        .where(latest.c.disposition.is_not(None))
+        .group_by(latest.c.disposition)
+    )
+    for disposition, n in rows:
+        counts[str(disposition)] = n
+    return counts
+
+
+def contacts_called(session: Session, campaign_id: int) -> int:
+    """Contacts the provider created at least one call for."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(Attempt.contact_id))).where(
+                Attempt.campaign_id == campaign_id, Attempt.call_session_id.is_not(None)
+            )
+        )
+        or 0
+    )
 
 
 def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
@@ -133,6 +202,8 @@ def campaign_summary(session: Session, campaign: Campaign) -> Summary:
         last_call_at=last,
         calls=calls,
         calls_per_minute=rate_per_minute(calls, first, last),
+        dispositions=disposition_counts(session, campaign.id),
+        called=contacts_called(session, campaign.id),
     )
 
 
@@ -180,3 +251,25 @@ def calls_per_minute_series(session: Session, campaign_id: int) -> list[MinutePo
         .order_by(minute)
     )
     return [MinutePoint(_as_minute(m), n, lim) for m, n, lim in rows]
+
+
+@dataclass(frozen=True)
+class OutcomePoint:
+    """Calls made in one minute whose outcome is known, and how many of them were answered."""
+
+    minute: dt.datetime
+    known: int
+    answered: int
+
+
+def outcomes_per_minute_series(session: Session, campaign_id: int) -> list[OutcomePoint]:
+    """Calls with a known outcome per minute they were made, and the answered ones, oldest first."""
+    minute = _minute_of(session).label("minute")
+    answered = func.sum(case((Attempt.disposition == Disposition.ANSWERED, 1), else_=0))
+    rows = session.execute(
+        select(minute, func.count(), answered)
+        .where(Attempt.campaign_id == campaign_id, Attempt.disposition.is_not(None))
+        .group_by(minute)
+        .order_by(minute)
+    )
+    return [OutcomePoint(_as_minute(m), n, int(a or 0)) for m, n, a in rows]

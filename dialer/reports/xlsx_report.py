@@ -1,4 +1,5 @@
-"""The Excel delivery report (`.xlsx`): a sheet of figures and a sheet of contacts.
+"""The Excel delivery report (`.xlsx`): a sheet of figures (with contacts by call result) and a
+sheet of contacts.
 
 Written by XlsxWriter in constant-memory mode: each row goes to disk as it is written, so a
 million contacts never sit in memory. Every cell has its real type, so nothing needs a visible
@@ -17,7 +18,7 @@ import xlsxwriter
 from sqlalchemy.orm import Session
 
 from dialer.models import Campaign
-from dialer.reports.figures import report_figures
+from dialer.reports.figures import disposition_figures, report_figures
 from dialer.reports.messages import Texts
 from dialer.reports.rows import COLUMNS, Kind, iter_contact_rows, variable_keys
 from dialer.reports.summary import campaign_summary
@@ -47,9 +48,16 @@ def write_xlsx(
         figures.set_column(0, 0, 28)
         figures.set_column(1, 1, 36)
         summary = campaign_summary(session, campaign)
-        for n, figure in enumerate(report_figures(campaign, summary, zone, texts)):
+        shown = report_figures(campaign, summary, zone, texts)
+        for n, figure in enumerate(shown):
             figures.write_string(n, 0, figure.label, bold)
             figures.write_string(n, 1, figure.value)
+        # Below the figures, after a blank row: contacts by call result, as numbers.
+        start = len(shown) + 1
+        figures.write_string(start, 0, texts("report.by_disposition"), bold)
+        for n, figure in enumerate(disposition_figures(summary, texts), start + 1):
+            figures.write_string(n, 0, figure.label)
+            figures.write_number(n, 1, int(figure.value))
 
         sheet = workbook.add_worksheet(texts("report.sheet_contacts"))
         keys = variable_keys(session, campaign.id)

@@ -1,10 +1,11 @@
 """The HTML report in a real browser: Debian's chromium, headless, driven over the DevTools
 protocol on a pipe (`--remote-debugging-pipe`: no port, no extra package).
 
-The page is loaded from a file; the test finds the chart laid out at a visible size, every bar
-drawn, no request other than the file itself (the page is self-contained) and no console error.
-A page with an outside image and a console error proves that the watch catches both. Skipped
-when chromium is absent, unless `DIALER_REQUIRE_SERVICES=1` (CI installs it: `.ci/run`).
+The page is loaded from a file; the test finds each chart (calls per minute, call results, the
+answered rate) laid out at a visible size, every bar drawn, no request other than the file itself
+(the page is self-contained) and no console error. A page with an outside image and a console
+error proves that the watch catches both. Skipped when chromium is absent, unless
+`DIALER_REQUIRE_SERVICES=1` (CI installs it: `.ci/run`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from dialer.reports.html_report import write_html
 from dialer.reports.messages import Lang
 from tests.services import services_required
-from tests.unit.factories import report_campaign
+from tests.unit.factories import outcome_campaign, report_campaign
 
 CHROMIUM = os.environ.get("DIALER_TEST_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT = 60.0
@@ -43,7 +44,7 @@ FLAGS = (
     "--window-size=1000,1200",
 )
 CHART = """JSON.stringify((() => {
-  const chart = document.getElementById("chart");
+  const chart = document.getElementById("%s");
   const box = chart.getBoundingClientRect();
   const style = getComputedStyle(chart);
   const bars = [...chart.querySelectorAll("rect.bar")].map(b => b.getBoundingClientRect());
@@ -172,8 +173,9 @@ def _open(browser: Browser, page: Path) -> None:
     browser.wait_for("Page.loadEventFired")
 
 
-def _chart(browser: Browser) -> dict[str, Any]:
-    value = browser.call("Runtime.evaluate", {"expression": CHART, "returnByValue": True})
+def _chart(browser: Browser, chart_id: str = "chart") -> dict[str, Any]:
+    expression = CHART % chart_id
+    value = browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
     shown: dict[str, Any] = json.loads(value["result"]["value"])
     return shown
 
@@ -193,6 +195,35 @@ def test_the_report_draws_its_chart_and_asks_for_nothing(
     assert chart["left"] + chart["width"] <= chart["page"]  # inside the page, no scrolling aside
     assert len(chart["bars"]) == 3  # three minutes with calls
     assert all(width > 50 and height > 0 for width, height in chart["bars"])
+    assert browser.requests() == [page.as_uri()]
+    assert browser.errors() == []
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.RU])
+def test_the_report_draws_the_outcome_charts(
+    session: Session, tmp_path: Path, browser: Browser, lang: Lang
+) -> None:
+    page = tmp_path / "report.html"
+    with page.open("w", encoding="utf-8") as out:
+        write_html(session, outcome_campaign(session), out, lang)
+    _open(browser, page)
+    for chart_id in ("chart", "dispositions-chart", "answered-chart"):
+        chart = _chart(browser, chart_id)
+        assert chart["visible"], chart_id
+        assert chart["width"] >= 600
+        assert chart["height"] >= 200
+        assert chart["left"] + chart["width"] <= chart["page"]
+    # One bar per disposition, as tall as its count (2 answered, 1 busy, no answer, bad number).
+    heights = [h for _, h in _chart(browser, "dispositions-chart")["bars"]]
+    assert len(heights) == 8
+    assert heights[0] > 0
+    assert heights[1:4] == [heights[0] / 2] * 3
+    assert heights[4:] == [0] * 4
+    # Two hours with known outcomes (12:00 and 13:00 MSK): 20% and 50% answered.
+    (w20, h20), (w50, h50) = _chart(browser, "answered-chart")["bars"]
+    assert w20 > 50
+    assert w50 > 50
+    assert h50 == pytest.approx(h20 * 2.5, abs=0.5)
     assert browser.requests() == [page.as_uri()]
     assert browser.errors() == []
 

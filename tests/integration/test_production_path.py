@@ -13,7 +13,7 @@ import pytest
 
 from dialer.config import load_settings
 from dialer.worker import celery_config
-from tests.services import REDIS_URL, require
+from tests.services import REDIS_URL, require, scratch_postgres_database
 
 START_TIMEOUT = 120
 
@@ -58,13 +58,16 @@ def test_a_celery_worker_whose_broker_is_down_says_so_and_exits(tmp_path: Path) 
 
 
 @pytest.mark.postgres
-def test_a_celery_worker_on_a_database_never_migrated_names_the_command(
-    tmp_path: Path, postgres_url: str
-) -> None:
+def test_a_celery_worker_on_a_database_never_migrated_names_the_command(tmp_path: Path) -> None:
     require("Redis", "127.0.0.1", 6379)
-    result = start_worker(
-        tmp_path, CELERY_WORKER, DIALER_DATABASE_URL=postgres_url, DIALER_BROKER_URL=REDIS_URL
-    )
+    # A database of its own: the session's scratch database may hold other tests' tables.
+    with scratch_postgres_database() as never_migrated:
+        result = start_worker(
+            tmp_path,
+            CELERY_WORKER,
+            DIALER_DATABASE_URL=never_migrated,
+            DIALER_BROKER_URL=REDIS_URL,
+        )
     assert result.returncode == 1
     assert "run `dialer db upgrade`" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

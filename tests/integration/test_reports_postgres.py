@@ -1,10 +1,12 @@
-"""Reports and lookups on PostgreSQL: the streamed CSV (server-side cursor) and the indexed
+"""Reports and lookups on PostgreSQL: the streamed CSV (server-side cursor), the JSON report
+with each contact's calls fetched beside that cursor, the call outcomes, and the indexed
 lookups, checked with EXPLAIN."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +17,14 @@ from sqlalchemy import Engine, text
 
 from dialer.campaigns import find_campaign
 from dialer.db import transaction
+from dialer.reports.calls import with_attempts
 from dialer.reports.csv_report import BOM, CsvDialect, write_csv
+from dialer.reports.json_report import write_json
 from dialer.reports.lookup import call_details, lookup_queries
 from dialer.reports.rows import iter_contact_rows, variable_keys
 from dialer.reports.summary import campaign_summary
 from dialer.reports.xlsx_report import write_xlsx
-from tests.unit.factories import add_campaign, add_contact, report_campaign
+from tests.unit.factories import add_campaign, add_contact, outcome_campaign, report_campaign
 
 pytestmark = pytest.mark.postgres
 
@@ -106,3 +110,50 @@ def test_variable_keys_on_postgres(filled: Filled) -> None:
         add_contact(session, campaign, "79260000003", variables={})
         add_contact(session, campaign, "79260000004", variables={"c": "6", "x": "7"})
         assert variable_keys(session, campaign.id) == ["x", "имя", "b", "z", "c"]
+
+
+@pytest.fixture
+def outcomes(postgres_engine: Engine) -> Filled:
+    """The outcome campaign committed on PostgreSQL, under names no other test uses."""
+    base = random.randrange(10**9, 10**12)
+    name = f"pg-autumn-{base}"
+    with transaction(postgres_engine) as session:
+        outcome_campaign(session, name, session_ids_from=base)
+    return Filled(postgres_engine, name, base)
+
+
+def test_call_outcomes_in_the_reports_on_postgres(outcomes: Filled) -> None:
+    with transaction(outcomes.engine) as session:
+        campaign = find_campaign(session, outcomes.name)
+        out = io.StringIO(newline="")
+        assert write_csv(session, campaign, out) == 6
+        listing = io.StringIO()
+        assert write_json(session, campaign, listing) == 6
+        summary = campaign_summary(session, campaign)
+    rows = {r["phone"][-1]: r for r in csv.DictReader(io.StringIO(out.getvalue()[1:]))}
+    assert [rows[k]["disposition"] for k in "123456"] == [
+        "answered",
+        "no_answer",
+        "bad_number",
+        "answered",
+        "busy",
+        "",
+    ]
+    assert [rows[k]["calls"] for k in "123456"] == ["2", "2", "1", "1", "2", "0"]
+    assert rows["1"]["listened_seconds"] == "42"
+    contacts = {c["phone"][-1]: c for c in json.loads(listing.getvalue())["contacts"]}
+    assert [a["disposition"] for a in contacts["1"]["attempts"]] == ["busy", "answered"]
+    assert contacts["1"]["attempts"][1]["call_session_id"] == outcomes.placed_session_id + 1
+    assert summary.dispositions["answered"] == 2
+    assert summary.dispositions["busy"] == 1
+    assert (summary.outcome_known, summary.called) == (5, 5)
+
+
+def test_attempts_are_fetched_beside_the_streaming_cursor(outcomes: Filled) -> None:
+    # Batches smaller than the campaign: attempts are queried while the rows' server-side cursor
+    # is still open on the same connection.
+    with transaction(outcomes.engine) as session:
+        campaign = find_campaign(session, outcomes.name)
+        rows = iter_contact_rows(session, campaign.id, batch=2)
+        calls = [len(attempts) for _, attempts in with_attempts(session, rows, batch=2)]
+    assert calls == [2, 2, 1, 1, 2, 0]

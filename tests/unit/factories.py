@@ -3,7 +3,8 @@ tables the way the importer and the dialing engine would leave them.
 
 Every builder only adds and flushes; the caller decides whether to commit. `report_campaign`
 builds one campaign with every contact status, Cyrillic variables, a formula-looking variable
-and a `<script>` variable, with attempts spread over several minutes.
+and a `<script>` variable, with attempts spread over several minutes; `outcome_campaign` one
+whose calls ended, each with the outcome the provider reported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from dialer.db import transaction
+from dialer.dispositions import Disposition, disposition_of
 from dialer.models import (
     Attempt,
     AttemptOutcome,
@@ -24,6 +26,7 @@ from dialer.models import (
     CampaignState,
     Contact,
     ContactStatus,
+    ReportStatus,
 )
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -202,3 +205,85 @@ def queue_contacts(engine: Engine, *contact_ids: int) -> None:
         session.execute(
             update(Contact).where(Contact.id.in_(contact_ids)).values(status=ContactStatus.QUEUED)
         )
+
+
+_session_ids = itertools.count(700_000)
+
+
+def add_call(
+    session: Session,
+    contact: Contact,
+    finish_reason: str | None,
+    requested_at: dt.datetime = T0,
+    listened: int | None = None,
+    call_session_id: int | None = None,
+    **fields: Any,
+) -> Attempt:
+    """A placed attempt whose call ended with `finish_reason`, as the outcome collector leaves it;
+    `finish_reason=None` leaves the call awaiting its report."""
+    call_session_id = call_session_id or next(_session_ids)
+    if finish_reason is None:
+        return add_attempt(
+            session,
+            contact,
+            requested_at,
+            call_session_id=call_session_id,
+            report_status=ReportStatus.AWAITED,
+            **fields,
+        )
+    disposition = disposition_of(finish_reason)
+    picked_up = disposition is Disposition.ANSWERED
+    talk = (listened or 0) if picked_up else 0
+    return add_attempt(
+        session,
+        contact,
+        requested_at,
+        call_session_id=call_session_id,
+        report_status=ReportStatus.FOUND,
+        disposition=disposition,
+        call_answered=picked_up,
+        finish_reason=finish_reason,
+        listened_seconds=listened if listened is not None else talk,
+        talk_duration=talk,
+        total_duration=talk + 20,
+        call_finished_at=requested_at + dt.timedelta(seconds=talk + 20),
+        **fields,
+    )
+
+
+def outcome_campaign(
+    session: Session, name: str = "autumn", session_ids_from: int | None = None
+) -> Campaign:
+    """A campaign whose calls ended, over two hours (Moscow time, the default zone); its calls'
+    session ids count up from `session_ids_from` when given.
+
+    - 79160000001: busy at 09:00 UTC, answered at 10:05 (listened 42 s): `answered`, 2 calls;
+    - 79160000002: no answer twice (09:10, 10:10): `not_answered`, 2 calls;
+    - 79160000003: bad number (09:20): `failed`, 1 call;
+    - 79160000004: answered at 09:30 (listened 15 s), `caller_disconnects` spelling: `answered`;
+    - 79160000005: busy at 09:40, then a call awaiting its report: `placed`, 2 calls;
+    - 79160000006: never called: `pending`.
+    """
+    campaign = add_campaign(session, name, started_at=T0)
+    s, minute = ContactStatus, dt.timedelta(minutes=1)
+    calls: list[tuple[str, ContactStatus, list[tuple[int, str | None, int | None]]]] = [
+        ("79160000001", s.ANSWERED, [(0, "subscriber_busy", None), (65, "success_finish", 42)]),
+        (
+            "79160000002",
+            s.NOT_ANSWERED,
+            [(10, "subscriber_not_responsible", None), (70, "no_success_subscriber_call", None)],
+        ),
+        ("79160000003", s.FAILED, [(20, "subscriber_number_problems", None)]),
+        ("79160000004", s.ANSWERED, [(30, "caller_disconnects", 15)]),
+        ("79160000005", s.PLACED, [(40, "subscriber_busy", None), (100, None, None)]),
+        ("79160000006", s.PENDING, []),
+    ]
+    ids = itertools.count(session_ids_from) if session_ids_from is not None else _session_ids
+    for phone, status, made in calls:
+        contact = add_contact(session, campaign, phone, status, {"имя": phone[-1]})
+        for at, reason, listened in made:
+            add_call(session, contact, reason, T0 + at * minute, listened, next(ids))
+        contact.requests = contact.rounds = len(made)
+        contact.last_attempt_at = T0 + made[-1][0] * minute if made else None
+    session.flush()
+    return campaign
