@@ -82,11 +82,12 @@ class ImportSummary:
     foreign_examples: list[str] = field(default_factory=list)  # "line 7: +380 44 123 4567 (UA)"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     line_no: int
     row: list[str]
-    values: dict[str, Any]
+    phone: str
+    values: Sequence[Any] | dict[str, Any]  # the driver's parameters of its INSERT
     country: str
 
 
@@ -197,7 +198,7 @@ class _Importer:
         self.last_old_id = (
             session.scalar(select(func.coalesce(func.max(Contact.id), 0)).select_from(Contact)) or 0
         )
-        self.statement = _insert_statement(session)
+        self.insert = _ContactsInsert(session, campaign_id, self.now)
 
     def run(
         self,
@@ -247,21 +248,12 @@ class _Importer:
             if isinstance(phone, str):
                 self._reject(line_no, row, phone)
                 continue
-            if problem := contact_problem(self.campaign, dict(zip(header, row, strict=True))):
+            variables = dict(zip(header, row, strict=True))
+            if problem := contact_problem(self.campaign, variables):
                 self._reject(line_no, row, problem)
                 continue
-            values = {
-                "campaign_id": self.campaign_id,
-                "phone": phone[0],
-                "variables": dict(zip(header, row, strict=True)),
-                "line_no": line_no,
-                "timezone": phone[1],
-                "status": ContactStatus.PENDING,
-                "requests": 0,
-                "rounds": 0,
-                "updated_at": self.now,
-            }
-            batch.append(_Pending(line_no, row, values, phone[2]))
+            values = self.insert.row(phone[0], variables, line_no, phone[1])
+            batch.append(_Pending(line_no, row, phone[0], values, phone[2]))
         self._flush(batch)
 
     def _reject(self, line_no: int, row: Sequence[str], reason: str) -> None:
@@ -271,28 +263,38 @@ class _Importer:
     def _flush(self, batch: list[_Pending]) -> None:
         # A plain executemany (no RETURNING) keeps the fast path of both drivers; which rows went
         # in is read back afterwards: the stored row of a phone carries the line it came from.
+        # When the driver counts as many new rows as the batch has, every row went in: nothing
+        # to read back, and no row is a duplicate.
         if not batch:
             return
-        self.session.execute(self.statement, [p.values for p in batch])
-        stored = self._stored({p.values["phone"] for p in batch})
+        inserted = self.insert.run([p.values for p in batch])
+        if inserted == len(batch):
+            self._imported(batch)
+            return
+        stored = self._stored({p.phone for p in batch})
         for pending in batch:
-            contact_id, line_no = stored[pending.values["phone"]]
+            contact_id, line_no = stored[pending.phone]
             if contact_id <= self.last_old_id:
                 reason = f"already in the campaign (line {line_no} of an earlier import)"
             elif line_no != pending.line_no:
                 reason = f"duplicate of line {line_no}"
             else:
-                self.summary.imported += 1
-                if pending.country not in self.summary.countries:
-                    self._note_foreign(pending)
+                self._imported([pending])
                 continue
             self.summary.duplicates += 1
             self.rejects.write(pending.line_no, pending.row, reason)
 
+    def _imported(self, pendings: list[_Pending]) -> None:
+        self.summary.imported += len(pendings)
+        countries = self.summary.countries
+        for pending in pendings:
+            if pending.country not in countries:
+                self._note_foreign(pending)
+
     def _note_foreign(self, pending: _Pending) -> None:
         self.summary.foreign += 1
         if len(self.summary.foreign_examples) < FOREIGN_EXAMPLES:
-            shown = format_international(pending.values["phone"])
+            shown = format_international(pending.phone)
             self.summary.foreign_examples.append(
                 f"line {pending.line_no}: {shown} ({pending.country})"
             )
@@ -369,11 +371,80 @@ def _phone_in(session: Session, phones: set[str]) -> ColumnElement[bool]:
     return Contact.phone.in_(select(each.c.value))
 
 
-def _insert_statement(session: Session) -> Insert:
+_INSERTED = (
+    *("campaign_id", "phone", "variables", "line_no", "timezone"),
+    *("status", "requests", "rounds", "updated_at"),
+)
+
+
+class _ContactsInsert:
+    """The import's INSERT … ON CONFLICT DO NOTHING, run by the driver itself.
+
+    SQLAlchemy's executemany runs every column's bind processor for every row (the datetime,
+    the status, the JSON), which was a third of an import's time; the columns that are the same
+    for every row are processed once here, the JSON of the variables by the column type's own
+    processor, so that the stored values are exactly those of an ORM insert.
+    """
+
+    def __init__(self, session: Session, campaign_id: int, now: dt.datetime) -> None:
+        self.connection = session.connection()
+        dialect = self.connection.dialect
+        table = Contact.metadata.tables["contacts"]
+        compiled = _insert_statement(dialect.name, table).compile(
+            dialect=dialect, column_keys=list(_INSERTED)
+        )
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.order = list(compiled.positiontup or _INSERTED)
+
+        def processed(column: str, value: Any) -> Any:
+            # The processor SQLAlchemy itself would run for this column on this dialect.
+            process: Callable[[Any], Any] | None = table.c[column].type._cached_bind_processor(
+                dialect
+            )
+            return process(value) if process is not None else value
+
+        self.fixed = {
+            "campaign_id": processed("campaign_id", campaign_id),
+            "status": processed("status", ContactStatus.PENDING),
+            "requests": processed("requests", 0),
+            "rounds": processed("rounds", 0),
+            "updated_at": processed("updated_at", now),
+        }
+        to_json: Callable[[Any], Any] | None = table.c.variables.type._cached_bind_processor(
+            dialect
+        )
+        self.json = to_json or (lambda value: value)
+        slots = {name: i for i, name in enumerate(self.order)}
+        self.slots = (slots["phone"], slots["variables"], slots["line_no"], slots["timezone"])
+        self.template = [self.fixed.get(name) for name in self.order]
+
+    def row(
+        self, phone: str, variables: dict[str, str], line_no: int, timezone: str | None
+    ) -> Sequence[Any] | dict[str, Any]:
+        """The driver's parameters for one new contact."""
+        if not self.positional:
+            return {
+                **self.fixed,
+                "phone": phone,
+                "variables": self.json(variables),
+                "line_no": line_no,
+                "timezone": timezone,
+            }
+        params = self.template.copy()
+        a, b, c, d = self.slots
+        params[a], params[b], params[c], params[d] = phone, self.json(variables), line_no, timezone
+        return tuple(params)
+
+    def run(self, rows: list[Sequence[Any] | dict[str, Any]]) -> int:
+        """Insert `rows`; how many went in by the driver's count (-1 when it does not say)."""
+        result = self.connection.exec_driver_sql(self.sql, rows)
+        return int(result.rowcount)
+
+
+def _insert_statement(dialect: str, table: Any) -> Insert:
     # The dialect's own INSERT for ON CONFLICT DO NOTHING on (campaign_id, phone).
-    table = Contact.metadata.tables["contacts"]
     key = ["campaign_id", "phone"]
-    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     if dialect == "sqlite":

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialer.phones import (
     InvalidPhoneError,
+    Phone,
     format_international,
     is_region,
     normalize_phone,
     parse_phone,
+    parse_with_phonenumbers,
 )
 
 
@@ -88,3 +95,56 @@ def test_a_huge_text_is_quoted_short_in_the_reason() -> None:
         normalize_phone("9" * 2_000_000)
     assert len(str(info.value)) < 120
     assert "2,000,000 characters" in str(info.value)
+
+
+# --- the fast path for Russian mobiles gives the answer phonenumbers gives ----------------------
+
+
+def _outcome(parse: Callable[[str, str], Phone], raw: str, region: str) -> Phone | str:
+    try:
+        return parse(raw, region)
+    except InvalidPhoneError as exc:
+        return f"error: {exc}"
+
+
+def _same_as_phonenumbers(raw: str, region: str = "RU") -> None:
+    assert _outcome(parse_phone, raw, region) == _outcome(parse_with_phonenumbers, raw, region)
+
+
+_SHAPES = ("+7 {a} {b} {c} {d}", "8 ({a}) {b}-{c}-{d}", "{a}{b}{c}{d}", "7{a}{b}{c}{d}")
+
+
+def test_every_five_digit_prefix_of_the_nines_in_the_usual_shapes() -> None:
+    # Covers each branch of the mobile pattern (the 93x ranges are partly unassigned).
+    rng = random.Random(12)
+    for prefix in range(90_000, 100_000):
+        national = f"{prefix}{rng.randrange(100_000):05d}"
+        a, b, c, d = national[:3], national[3:6], national[6:8], national[8:]
+        _same_as_phonenumbers(_SHAPES[prefix % 4].format(a=a, b=b, c=c, d=d))
+
+
+_near_shapes = st.builds(
+    lambda prefix, first, rest, sep: prefix + sep.join([first + rest[:2], rest[2:5], rest[5:]]),
+    st.sampled_from(["", "+7", "7", "8", "+8", "+", "87", "78", "+77", "9", "0", "+9", "+79"]),
+    st.sampled_from(list("0123456789")),
+    st.text(alphabet="0123456789", min_size=6, max_size=11),
+    st.sampled_from(["", " ", "-", "(", ")", ".", "\u00a0", "x", "e", "+"]),
+)
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(raw=_near_shapes)
+def test_numbers_near_the_usual_shapes(raw: str) -> None:
+    _same_as_phonenumbers(raw)
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(raw=st.text(alphabet="0123456789+()- .\u00a0\u0669\uff19eEx#*;,", max_size=20))
+def test_any_text_of_phone_characters(raw: str) -> None:
+    _same_as_phonenumbers(raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=_near_shapes, region=st.sampled_from(["KZ", "UA", "US", "BY"]))
+def test_other_regions_take_the_full_parse(raw: str, region: str) -> None:
+    _same_as_phonenumbers(raw, region)
