@@ -159,8 +159,8 @@ def main() -> None:
         print(f"{args.rows:,} rows, {size_mb:.1f} MB, SQLite, repeat {args.repeat} (interleaved)")
         runs: dict[str, list[dict[str, Any]]] = {"raw": [], "import": []}
         for _ in range(args.repeat):  # interleaved, so that a noisy neighbour hits both alike
-            for mode in runs:
-                runs[mode].append(_measure(mode, csv_path, workdir))
+            for mode, measured in runs.items():
+                measured.append(_measure(mode, csv_path, workdir))
         print("| what | seconds (each) | median s | rows/s | peak RSS MB |")
         print("| --- | --- | ---: | ---: | ---: |")
         medians = {}

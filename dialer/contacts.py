@@ -167,7 +167,7 @@ def _import_rows(
     rejects.close()
     summary.rejects_path = rejects.path if rejects.count else None
     if summary.imported:
-        lifecycle.reopen_for_new_contacts(session, campaign)
+        lifecycle.reopen_for_new_contacts(campaign)
     return summary
 
 
@@ -244,7 +244,7 @@ class _Importer:
                 self._reject(line_no, row, problem)
                 continue
             if len(row) < width:
-                row = row + [""] * (width - len(row))  # Excel drops trailing empty cells
+                row = [*row, *[""] * (width - len(row))]  # noqa: PLW2901 - Excel drops trailing empty cells
             if isinstance(phone, str):
                 self._reject(line_no, row, phone)
                 continue

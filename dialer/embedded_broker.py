@@ -93,7 +93,7 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"cannot add a message to {self.data_folder_out}") from exc
 
-    def _get(self, queue: Any, timeout: Any = None) -> Any:
+    def _get(self, queue: Any, timeout: Any = None) -> Any:  # noqa: ARG002 - kombu's signature
         """Take the oldest readable message of `queue`; raise `Empty` when there is none."""
         inbox = Path(self.data_folder_in)
         for name in self._listing(queue, inbox):
@@ -209,7 +209,9 @@ class Channel(filesystem.Channel):
     def _folder(self, option: str) -> Path:
         # Defaults beside the queue folder, so that a rename never crosses file systems.
         inbox = Path(self.data_folder_in)
-        path = Path(self.transport_options.get(option) or inbox.parent / option.split("_")[0])
+        path = Path(
+            self.transport_options.get(option) or inbox.parent / option.split("_", maxsplit=1)[0]
+        )
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -42,7 +42,7 @@ def _refuse_if_empty(session: Session, campaign: Campaign) -> None:
         )
 
 
-def reopen_for_new_contacts(session: Session, campaign: Campaign) -> bool:
+def reopen_for_new_contacts(campaign: Campaign) -> bool:
     """A completed campaign that got new contacts becomes paused, so that it never shows
     `completed` with contacts still to dial; `resume` (or `dialer run`) dials them."""
     if campaign.state != CampaignState.COMPLETED:

@@ -18,23 +18,21 @@ from dialer.db import utcnow
 from dialer.retry import report_retrying
 
 _lock = threading.Lock()
-_reports: DataApiReports | None = None
+_process: dict[str, DataApiReports] = {}  # this process's reports, dropped after a fork
 
 
 def reports_for(settings: Settings) -> DataApiReports:
     """This process's Data API reports, built on first use."""
-    global _reports
-    if _reports is None:
+    if "reports" not in _process:
         client = DataApiClient.from_settings(settings, retrying=report_retrying(settings))
         budget = DataApiBudget(f"{settings.dataapi_url}#{settings.account_key.rpartition('#')[2]}")
-        _reports = DataApiReports(client, db.engine_for(settings.database_url), budget)
-    return _reports
+        _process["reports"] = DataApiReports(client, db.engine_for(settings.database_url), budget)
+    return _process["reports"]
 
 
 def forget_reports() -> None:
     """Drop this process's client (after a fork: connections are not shared across processes)."""
-    global _reports
-    _reports = None
+    _process.clear()
 
 
 def collect_once(settings: Settings) -> CollectResult:

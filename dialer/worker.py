@@ -122,30 +122,28 @@ def _refuse_to_start_broken(**_: Any) -> None:
         raise SystemExit(1) from None
 
 
-_dialer: Dialer | None = None
+_process: dict[str, Dialer] = {}  # this process's Dialer, dropped after a fork
 _dialer_lock = threading.Lock()
 
 
 def current_dialer() -> Dialer:
     """This process's Dialer, built on first use and shared by its threads (all thread-safe)."""
-    global _dialer
     with _dialer_lock:
-        if _dialer is None:
+        if "dialer" not in _process:
             settings = get_settings()
-            _dialer = Dialer(
+            _process["dialer"] = Dialer(
                 settings=settings,
                 engine=db.engine_for(settings.database_url),
                 client=CallApiClient.from_settings(settings),
             )
-        return _dialer
+        return _process["dialer"]
 
 
 @worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     # A forked pool process must not share the parent's database or HTTP connections.
-    global _dialer
     db.engine_for.cache_clear()
-    _dialer = None
+    _process.clear()
     outcome_collection.forget_reports()
 
 

@@ -22,7 +22,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     logging.config.fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
-def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, _context: AutogenContext) -> str | bool:
     # Freeze our UTC type as its plain implementation so that revisions never import app code
     # that may change later; the stored column is an ordinary DateTime on every backend.
     if type_ == "type" and isinstance(obj, UTCDateTime):

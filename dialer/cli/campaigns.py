@@ -26,6 +26,7 @@ from dialer.cli.app import campaign_app
 from dialer.cli.database import fail, open_database
 from dialer.config import get_settings
 from dialer.db import transaction
+from dialer.preview import pick_contact, request_body
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")]
 
@@ -69,8 +70,6 @@ def preview(
     ] = None,
 ) -> None:
     """Print the exact request one contact's call will send (secrets masked); nothing is sent."""
-    from dialer.preview import pick_contact, request_body
-
     with transaction(open_database()) as session:
         try:
             campaign = find_campaign(session, name)

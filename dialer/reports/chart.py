@@ -107,7 +107,7 @@ def chart(points: list[MinutePoint], zone: ShownZone, texts: Texts) -> Chart | N
     if not bars:
         return None
     limits = {b.limit for b in bars if b.limit is not None}
-    top = max(max(b.per_minute for b in bars), max(limits, default=0), 1) * 1.1
+    top = max(*(b.per_minute for b in bars), max(limits, default=0), 1) * 1.1
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / len(bars)
 

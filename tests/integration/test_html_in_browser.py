@@ -144,7 +144,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
 
     process = subprocess.Popen(
         [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "about:blank"],
-        preexec_fn=pipes_on_3_and_4,  # only dup2 calls: safe even if threads are running
+        preexec_fn=pipes_on_3_and_4,  # noqa: PLW1509 - only dup2 calls: safe with threads
         pass_fds=(3, 4),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -30,7 +30,13 @@ def start_worker(cwd: Path, command: list[str], **env: str) -> subprocess.Comple
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
     clean |= {"DIALER_HOME": str(cwd / "home"), "DIALER_CALLAPI_ACCESS_TOKEN": "k", **env}
     return subprocess.run(
-        command, cwd=cwd, env=clean, capture_output=True, text=True, timeout=START_TIMEOUT
+        command,
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
     )
 
 

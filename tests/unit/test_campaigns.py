@@ -183,5 +183,5 @@ def test_tts_texts_are_found_at_any_depth() -> None:
 
 def test_only_a_file_without_a_window_calls_at_any_hour() -> None:
     assert not calls_at_any_hour(parse_campaign(GOOD).options.window)
-    no_window = GOOD.split("[window]")[0] + "[retry]" + GOOD.split("[retry]")[1]
+    no_window = GOOD.split("[window]", maxsplit=1)[0] + "[retry]" + GOOD.split("[retry]")[1]
     assert calls_at_any_hour(parse_campaign(no_window).options.window)

@@ -345,7 +345,7 @@ def test_pathological_bodies_end_in_a_typed_error(content: bytes, api: str) -> N
     transport = transport_of(lambda _request: httpx.Response(200, content=content))
     if api == "call":
         with call_client(transport, login_mode=False) as client:
-            outcome = outcome_of(lambda: client.list_calls())
+            outcome = outcome_of(client.list_calls)
     else:
         with data_client(transport, login_mode=False) as data:
             outcome = outcome_of(lambda: data.calls_report(SINCE, UNTIL))
@@ -394,5 +394,5 @@ def test_a_token_the_provider_echoes_anywhere_in_an_error_is_masked(where: str) 
         return httpx.Response(200, json=body)
 
     with call_client(httpx.MockTransport(answer), login_mode=False) as client:
-        outcome = outcome_of(lambda: client.list_calls())
+        outcome = outcome_of(client.list_calls)
     assert isinstance(outcome, errors.ApiError)

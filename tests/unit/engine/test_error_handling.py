@@ -121,7 +121,7 @@ def dial_all(
 def test_an_unreachable_provider_pauses_the_campaign_and_keeps_every_contact(
     sqlite_engine: Engine, settings: Settings, clock: Clock
 ) -> None:
-    campaign, contacts = dial_all(unreachable(lambda n: True), sqlite_engine, settings, clock, 4)
+    campaign, contacts = dial_all(unreachable(lambda _: True), sqlite_engine, settings, clock, 4)
 
     assert campaign.state == CampaignState.PAUSED
     assert campaign.pause_reason is not None

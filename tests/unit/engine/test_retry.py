@@ -45,7 +45,7 @@ def rate_limited(reset: float) -> RateLimitError:
 def test_a_request_is_tried_at_most_transient_attempts_times(settings: Settings) -> None:
     slept: list[float] = []
     step = Failing(*(BadReplyError("HTTP 503", 503) for _ in range(5)))
-    controller = retry.request_retrying(settings, lambda e: True, slept.append)
+    controller = retry.request_retrying(settings, lambda _: True, slept.append)
 
     with pytest.raises(BadReplyError):
         controller(step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-import dialer.cli.fake_api as fake_api
+from dialer.cli import fake_api
 from dialer.cli.app import app
 from dialer.simulator import DEFAULT_SHARES, CallOutcomes, DownMode, SimulatorServer
 
