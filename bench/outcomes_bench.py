@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 from sqlalchemy import Engine, insert, select
 
@@ -37,6 +36,7 @@ from dialer.db import make_engine, transaction
 from dialer.migrate import upgrade
 from dialer.models import Attempt, AttemptOutcome, Campaign, CampaignState, Contact, ReportStatus
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, Api, CallOutcomes, FakeCallApi, Simulator
+from dialer.simulator.inprocess import in_process_transport
 
 INFORMER = "start.informer_call"
 MESSAGE = {"type": "tts", "value": "Здравствуйте!"}
@@ -55,19 +55,6 @@ class SimulatedClock:
     def utc(self) -> dt.datetime:
         """The clock as an aware UTC datetime."""
         return dt.datetime.fromtimestamp(self.now, dt.UTC)
-
-
-def transport(simulator: Simulator, api: Api) -> httpx.MockTransport:
-    """Serve one API of the in-process simulator."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        outcome = simulator.handle(request.content, request.headers.get("content-type"), api)
-        assert outcome.body is not None
-        return httpx.Response(
-            outcome.status, content=outcome.body, headers={"content-type": outcome.content_type}
-        )
-
-    return httpx.MockTransport(handle)
 
 
 def add_contacts(engine: Engine, count: int) -> tuple[int, list[int]]:
@@ -103,11 +90,14 @@ def run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     simulator = Simulator(config)
     key = SecretStr(DEFAULT_ACCESS_TOKEN)
     calls = CallApiClient(
-        "http://sim/v4.0", access_token=key, transport=transport(simulator, Api.CALL), clock=clock
+        "http://sim/v4.0",
+        access_token=key,
+        transport=in_process_transport(simulator, Api.CALL),
+        clock=clock,
     )
     data = DataApiClient(
         DataApiConfig(url="http://sim/v2.0", access_token=key),
-        transport=transport(simulator, Api.DATA),
+        transport=in_process_transport(simulator, Api.DATA),
         clock=clock,
     )
     engine = make_engine(database_url)

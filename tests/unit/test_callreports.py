@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
@@ -18,21 +17,11 @@ from dialer.collector import ReportsUnavailable
 from dialer.db import transaction
 from dialer.models import Budget
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, Api, CallOutcomes, FakeCallApi, Simulator
+from dialer.simulator.inprocess import in_process_transport
 from tests.clock import Clock
 
 KEY = SecretStr(DEFAULT_ACCESS_TOKEN)
 PAD = dt.timedelta(days=1)
-
-
-def _transport(simulator: Simulator, api: Api) -> httpx.MockTransport:
-    def handle(request: httpx.Request) -> httpx.Response:
-        outcome = simulator.handle(request.content, request.headers.get("content-type"), api)
-        assert outcome.body is not None
-        return httpx.Response(
-            outcome.status, content=outcome.body, headers={"content-type": outcome.content_type}
-        )
-
-    return httpx.MockTransport(handle)
 
 
 class Account:
@@ -42,11 +31,13 @@ class Account:
         self.clock = clock
         self.simulator = Simulator(FakeCallApi(clock=clock, seed=3, **config))  # type: ignore[arg-type]
         self.calls = CallApiClient(
-            "http://sim/v4.0", access_token=KEY, transport=_transport(self.simulator, Api.CALL)
+            "http://sim/v4.0",
+            access_token=KEY,
+            transport=in_process_transport(self.simulator, Api.CALL),
         )
         self.data = DataApiClient(
             DataApiConfig(url="http://sim/v2.0", access_token=KEY),
-            transport=_transport(self.simulator, Api.DATA),
+            transport=in_process_transport(self.simulator, Api.DATA),
             clock=clock,
         )
         self.reports = DataApiReports(self.data, engine, DataApiBudget("data-api"), now=self.now)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -20,6 +19,7 @@ from dialer.dialing import Dialer
 from dialer.models import Campaign, CampaignState, Contact
 from dialer.options import CampaignOptions, Retry
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, Api, FakeCallApi, Simulator
+from dialer.simulator.inprocess import in_process_transport
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday, 12:00 in Moscow
 
@@ -42,22 +42,6 @@ class Clock:
         self.now += dt.timedelta(seconds=seconds)
 
     sleep = advance
-
-
-def simulator_transport(simulator: Simulator, api: Api = Api.CALL) -> httpx.MockTransport:
-    """Serve requests to `api` from an in-process simulator; faults become httpx's exceptions."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        outcome = simulator.handle(request.content, request.headers.get("content-type"), api)
-        if outcome.body is None:
-            raise httpx.RemoteProtocolError("server disconnected", request=request)
-        if outcome.delay > 0:
-            raise httpx.ReadTimeout("timed out", request=request)
-        return httpx.Response(
-            outcome.status, content=outcome.body, headers={"content-type": outcome.content_type}
-        )
-
-    return httpx.MockTransport(handle)
 
 
 @pytest.fixture
@@ -104,7 +88,7 @@ def dialer(
     sqlite_engine: Engine, settings: Settings, simulator: Simulator, clock: Clock
 ) -> Iterator[Dialer]:
     """A Dialer on the SQLite file, talking to the simulator, on the test's clock."""
-    client = CallApiClient.from_settings(settings, transport=simulator_transport(simulator))
+    client = CallApiClient.from_settings(settings, transport=in_process_transport(simulator))
     yield Dialer(settings, sqlite_engine, client, now=clock, sleep=clock.sleep)
     client.close()
 
@@ -115,7 +99,7 @@ def reports(sqlite_engine: Engine, simulator: Simulator, clock: Clock) -> Iterat
     key = SecretStr(DEFAULT_ACCESS_TOKEN)
     config = DataApiConfig(url="http://simulator/v2.0", access_token=key)
     client = DataApiClient(
-        config, transport=simulator_transport(simulator, Api.DATA), clock=clock.timestamp
+        config, transport=in_process_transport(simulator, Api.DATA), clock=clock.timestamp
     )
     yield DataApiReports(client, sqlite_engine, DataApiBudget("simulator-data-api"), now=clock)
     client.close()

@@ -17,7 +17,8 @@ from dialer.db import transaction
 from dialer.dialing import Dialer
 from dialer.models import Attempt, AttemptOutcome, Contact, ContactStatus
 from dialer.simulator import Fault, Simulator
-from tests.unit.engine.conftest import Clock, add_campaign, phones, simulator_transport
+from dialer.simulator.inprocess import in_process_transport
+from tests.unit.engine.conftest import Clock, add_campaign, phones
 from tests.unit.factories import queue_contacts as queue
 
 BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -45,7 +46,7 @@ def dialer_with(
     clients: list[CallApiClient] = []
 
     def build(intercept: Intercept) -> Dialer:
-        behind = simulator_transport(simulator)
+        behind = in_process_transport(simulator)
 
         def handle(request: httpx.Request) -> httpx.Response:
             return intercept(request) or behind.handle_request(request)
