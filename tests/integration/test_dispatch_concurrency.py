@@ -17,7 +17,7 @@ from dialer.migrate import ensure_schema
 from dialer.models import Contact, ContactStatus
 from tests.integration.engine_harness import phones
 from tests.services import scratch_postgres_database
-from tests.unit.engine.conftest import add_campaign
+from tests.unit.factories import dialable_campaign
 
 pytestmark = pytest.mark.postgres
 
@@ -63,7 +63,7 @@ class Sent:
 def test_concurrent_dispatchers_claim_each_contact_once_and_no_more_than_the_budget(
     engine: Engine, settings: Settings
 ) -> None:
-    _, contact_ids = add_campaign(engine, phones(DUE))
+    _, contact_ids = dialable_campaign(engine, phones(DUE))
     sent = Sent()
     start = threading.Barrier(DISPATCHERS)
     results: list[dispatch.TickResult] = []
@@ -98,7 +98,7 @@ def test_a_dispatcher_never_waits_on_a_contact_row_a_worker_holds(
 ) -> None:
     """A worker locks its contact, then the budget row; the dispatcher locks the budget row, then
     re-sends stale wake-ups. Were it to wait for the worker's contact, the two would deadlock."""
-    _, (held, other) = add_campaign(engine, phones(2))
+    _, (held, other) = dialable_campaign(engine, phones(2))
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     with transaction(engine) as session:
         session.execute(update(Contact).values(status=ContactStatus.QUEUED, queued_at=long_ago))

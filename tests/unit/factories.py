@@ -28,6 +28,7 @@ from dialer.models import (
     ContactStatus,
     ReportStatus,
 )
+from dialer.options import CampaignOptions, Retry
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 _ids = itertools.count(1)
@@ -287,3 +288,42 @@ def outcome_campaign(
         contact.last_attempt_at = T0 + made[-1][0] * minute if made else None
     session.flush()
     return campaign
+
+
+def dialable_campaign(
+    engine: Engine,
+    phones: list[str],
+    *,
+    name: str = "order-ready",
+    state: CampaignState = CampaignState.RUNNING,
+    options: CampaignOptions | None = None,
+    text: str = "Здравствуйте, {name}!",
+) -> tuple[int, list[int]]:
+    """A running informer campaign with one contact per phone; returns the ids."""
+    options = options or CampaignOptions(retry=Retry(rounds=2, delays=(60.0,)))
+    with transaction(engine) as session:
+        campaign = Campaign(
+            name=name,
+            method="start.informer_call",
+            params={
+                "virtual_phone_number": "74993720692",
+                "contact_message": {"type": "tts", "value": text},
+                "direction": "out",
+            },
+            options=options.to_json(),
+            state=state,
+        )
+        session.add(campaign)
+        session.flush()
+        contacts = [
+            Contact(campaign_id=campaign.id, phone=phone, variables={"name": f"Клиент {i}"})
+            for i, phone in enumerate(phones)
+        ]
+        session.add_all(contacts)
+        session.flush()
+        return campaign.id, [c.id for c in contacts]
+
+
+def phones(count: int, start: int = 0) -> list[str]:
+    """Distinct valid Russian mobile numbers."""
+    return [f"7926{start + i:07d}" for i in range(count)]

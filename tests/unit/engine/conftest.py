@@ -14,40 +14,18 @@ from dialer.callapi.client import CallApiClient
 from dialer.callapi.dataapi import DataApiClient, DataApiConfig
 from dialer.callreports import DataApiBudget, DataApiReports
 from dialer.config import Settings, load_settings
-from dialer.db import transaction
 from dialer.dialing import Dialer
-from dialer.models import Campaign, CampaignState, Contact
-from dialer.options import CampaignOptions, Retry
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, Api, FakeCallApi, Simulator
 from dialer.simulator.inprocess import in_process_transport
+from tests.clock import Clock
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday, 12:00 in Moscow
-
-
-class Clock:
-    """A clock the test moves by hand; sleeping moves it too."""
-
-    def __init__(self, start: dt.datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def timestamp(self) -> float:
-        """Seconds since the epoch, for the simulator."""
-        return self.now.timestamp()
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += dt.timedelta(seconds=seconds)
-
-    sleep = advance
 
 
 @pytest.fixture
 def clock() -> Clock:
     """The test's clock."""
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -70,7 +48,7 @@ def make_simulator(clock: Clock) -> MakeSimulator:
     """Build a simulator on the test's clock; keyword arguments go to FakeCallApi."""
 
     def make(**config: object) -> Simulator:
-        return Simulator(FakeCallApi(clock=clock.timestamp, seed=1, **config))  # type: ignore[arg-type]
+        return Simulator(FakeCallApi(clock=clock, seed=1, **config))  # type: ignore[arg-type]
 
     return make
 
@@ -89,7 +67,7 @@ def dialer(
 ) -> Iterator[Dialer]:
     """A Dialer on the SQLite file, talking to the simulator, on the test's clock."""
     client = CallApiClient.from_settings(settings, transport=in_process_transport(simulator))
-    yield Dialer(settings, sqlite_engine, client, now=clock, sleep=clock.sleep)
+    yield Dialer(settings, sqlite_engine, client, now=clock.utc, sleep=clock.sleep)
     client.close()
 
 
@@ -98,47 +76,6 @@ def reports(sqlite_engine: Engine, simulator: Simulator, clock: Clock) -> Iterat
     """The collector's reports: the simulator's Data API, on the test's clock and its own budget."""
     key = SecretStr(DEFAULT_ACCESS_TOKEN)
     config = DataApiConfig(url="http://simulator/v2.0", access_token=key)
-    client = DataApiClient(
-        config, transport=in_process_transport(simulator, Api.DATA), clock=clock.timestamp
-    )
-    yield DataApiReports(client, sqlite_engine, DataApiBudget("simulator-data-api"), now=clock)
+    client = DataApiClient(config, transport=in_process_transport(simulator, Api.DATA), clock=clock)
+    yield DataApiReports(client, sqlite_engine, DataApiBudget("simulator-data-api"), now=clock.utc)
     client.close()
-
-
-def add_campaign(
-    engine: Engine,
-    phones: list[str],
-    *,
-    name: str = "order-ready",
-    state: CampaignState = CampaignState.RUNNING,
-    options: CampaignOptions | None = None,
-    text: str = "Здравствуйте, {name}!",
-) -> tuple[int, list[int]]:
-    """A running informer campaign with one contact per phone; returns the ids."""
-    options = options or CampaignOptions(retry=Retry(rounds=2, delays=(60.0,)))
-    with transaction(engine) as session:
-        campaign = Campaign(
-            name=name,
-            method="start.informer_call",
-            params={
-                "virtual_phone_number": "74993720692",
-                "contact_message": {"type": "tts", "value": text},
-                "direction": "out",
-            },
-            options=options.to_json(),
-            state=state,
-        )
-        session.add(campaign)
-        session.flush()
-        contacts = [
-            Contact(campaign_id=campaign.id, phone=phone, variables={"name": f"Клиент {i}"})
-            for i, phone in enumerate(phones)
-        ]
-        session.add_all(contacts)
-        session.flush()
-        return campaign.id, [c.id for c in contacts]
-
-
-def phones(count: int, start: int = 0) -> list[str]:
-    """Distinct valid Russian mobile numbers."""
-    return [f"7926{start + i:07d}" for i in range(count)]

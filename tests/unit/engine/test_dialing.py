@@ -23,7 +23,9 @@ from dialer.models import (
 )
 from dialer.options import CampaignOptions, Retry, Window
 from dialer.simulator import Fault, Simulator
-from tests.unit.engine.conftest import Clock, MakeSimulator, add_campaign, phones
+from tests.clock import Clock
+from tests.unit.engine.conftest import MakeSimulator
+from tests.unit.factories import dialable_campaign, phones
 from tests.unit.factories import queue_contacts as queue
 
 
@@ -49,7 +51,7 @@ def campaign(engine: Engine, campaign_id: int) -> Campaign:
 def test_a_queued_contact_is_placed_and_its_attempt_recorded(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
 
     outcome = dialing.place_call(dialer, cid)
@@ -74,7 +76,7 @@ def test_a_queued_contact_is_placed_and_its_attempt_recorded(
 def test_a_duplicate_or_stale_wakeup_sends_nothing(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [queued, pending] = add_campaign(sqlite_engine, phones(2))
+    _, [queued, pending] = dialable_campaign(sqlite_engine, phones(2))
     queue(sqlite_engine, queued)
 
     first = dialing.place_call(dialer, queued)
@@ -89,7 +91,7 @@ def test_a_duplicate_or_stale_wakeup_sends_nothing(
 def test_the_local_blacklist_is_checked_right_before_the_request(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     with transaction(sqlite_engine) as session:
         session.add(BlacklistEntry(phone=phones(1)[0], source=BlacklistSource.MANUAL))
@@ -105,7 +107,7 @@ def test_a_provider_blacklist_answer_ends_the_contact_and_fills_the_local_blackl
     sqlite_engine: Engine, dialer: Dialer
 ) -> None:
     number = phones(1)[0]
-    _, [cid] = add_campaign(sqlite_engine, [number])
+    _, [cid] = dialable_campaign(sqlite_engine, [number])
     queue(sqlite_engine, cid)
 
     assert dialing.place_call(dialer, cid).status == "blacklisted"
@@ -126,7 +128,7 @@ def test_a_provider_blacklist_answer_ends_the_contact_and_fills_the_local_blackl
 def test_a_transient_error_is_retried_with_a_new_attempt(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     simulator.inject(Fault.INTERNAL, times=1)
 
@@ -142,14 +144,14 @@ def test_a_transient_error_is_retried_with_a_new_attempt(
 def test_transient_errors_past_the_policy_reschedule_then_fail_the_contact(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator, clock: Clock
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     simulator.inject(Fault.HTTP_5XX, times=100)
 
     assert dialing.place_call(dialer, cid).status == "pending"
     rescheduled = contact(sqlite_engine, cid)
     assert rescheduled.rounds == 1
-    assert rescheduled.next_attempt_at == clock.now + dt.timedelta(seconds=60)
+    assert rescheduled.next_attempt_at == clock.utc() + dt.timedelta(seconds=60)
     assert len(attempts(sqlite_engine, cid)) == dialer.settings.transient_attempts
 
     queue(sqlite_engine, cid)
@@ -162,7 +164,7 @@ def test_transient_errors_past_the_policy_reschedule_then_fail_the_contact(
 def test_a_connection_cut_after_the_call_was_created_is_confirmed_by_lookup(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     simulator.inject(Fault.CUT_AFTER_CREATE, times=1)
 
@@ -178,7 +180,7 @@ def test_a_connection_cut_after_the_call_was_created_is_confirmed_by_lookup(
 def test_an_unconfirmable_call_becomes_unknown_and_is_not_redialed(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     simulator.inject(Fault.CUT_AFTER_CREATE, times=1)
     simulator.inject(Fault.HTTP_5XX, times=100, method="list.calls")
@@ -199,7 +201,7 @@ def test_limit_exceeded_costs_no_attempt_and_waits_for_the_reset(
     simulator: Simulator,
     clock: Clock,
 ) -> None:
-    _, ids = add_campaign(sqlite_engine, phones(11))
+    _, ids = dialable_campaign(sqlite_engine, phones(11))
     queue(sqlite_engine, *ids)
     for cid in ids[:10]:
         assert dialing.place_call(dialer, cid).status == "placed"
@@ -212,7 +214,7 @@ def test_limit_exceeded_costs_no_attempt_and_waits_for_the_reset(
     waiting = contact(sqlite_engine, ids[10])
     assert (waiting.status, waiting.requests, waiting.rounds) == (ContactStatus.PENDING, 0, 0)
     assert waiting.next_attempt_at is not None
-    assert waiting.next_attempt_at > clock.now
+    assert waiting.next_attempt_at > clock.utc()
     with transaction(sqlite_engine) as session:
         assert session.scalars(select(Budget)).one().minute_remaining == 0
 
@@ -220,11 +222,11 @@ def test_limit_exceeded_costs_no_attempt_and_waits_for_the_reset(
 def test_an_exhausted_budget_hands_the_contact_back_until_the_reset(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator, clock: Clock
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
-    reset_at = clock.now + dt.timedelta(seconds=50)
+    reset_at = clock.utc() + dt.timedelta(seconds=50)
     with transaction(sqlite_engine) as session:
-        pacing.load(session, dialer.settings, clock.now)
+        pacing.load(session, dialer.settings, clock.utc())
         session.execute(update(Budget).values(minute_remaining=0, minute_reset_at=reset_at))
 
     assert dialing.place_call(dialer, cid).status == "waiting for the minute budget"
@@ -237,11 +239,11 @@ def test_an_exhausted_budget_hands_the_contact_back_until_the_reset(
 def test_a_reset_moments_away_is_waited_for_in_place(
     dialer: Dialer, sqlite_engine: Engine, clock: Clock
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
-    start = clock.now
+    start = clock.utc()
     with transaction(sqlite_engine) as session:
-        pacing.load(session, dialer.settings, clock.now)
+        pacing.load(session, dialer.settings, clock.utc())
         session.execute(
             update(Budget).values(
                 minute_remaining=0, minute_reset_at=start + dt.timedelta(seconds=1)
@@ -249,13 +251,13 @@ def test_a_reset_moments_away_is_waited_for_in_place(
         )
 
     assert dialing.place_call(dialer, cid).status == "placed"
-    assert clock.now >= start + dt.timedelta(seconds=1)
+    assert clock.utc() >= start + dt.timedelta(seconds=1)
 
 
 def test_a_campaign_fatal_error_pauses_the_campaign_and_loses_nothing(
     dialer: Dialer, sqlite_engine: Engine
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, phones(1))
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, phones(1))
     with transaction(sqlite_engine) as session:
         session.get_one(Campaign, campaign_id).params = {
             "virtual_phone_number": "74990000000",
@@ -275,7 +277,9 @@ def test_a_campaign_fatal_error_pauses_the_campaign_and_loses_nothing(
 
 
 def test_a_contact_error_fails_only_that_contact(dialer: Dialer, sqlite_engine: Engine) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, ["74951045771"])  # the account's own number
+    campaign_id, [cid] = dialable_campaign(
+        sqlite_engine, ["74951045771"]
+    )  # the account's own number
     queue(sqlite_engine, cid)
 
     assert dialing.place_call(dialer, cid).status == "failed"
@@ -292,7 +296,7 @@ def test_outside_the_calling_window_the_contact_waits_for_the_opening(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator, clock: Clock
 ) -> None:
     night = CampaignOptions(window=Window(hours=((21 * 60, 22 * 60),)))
-    _, [cid] = add_campaign(sqlite_engine, phones(1), options=night)
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1), options=night)
     queue(sqlite_engine, cid)
 
     assert dialing.place_call(dialer, cid).status == "outside calling window"
@@ -300,12 +304,12 @@ def test_outside_the_calling_window_the_contact_waits_for_the_opening(
     waiting = contact(sqlite_engine, cid)
     assert waiting.status == ContactStatus.PENDING
     # 12:00 in Moscow now; the window opens at 21:00 Moscow = 18:00 UTC the same day.
-    assert waiting.next_attempt_at == clock.now.replace(hour=18)
+    assert waiting.next_attempt_at == clock.utc().replace(hour=18)
     assert simulator.stats().requests == 0
 
 
 def test_a_paused_campaign_sends_nothing(dialer: Dialer, sqlite_engine: Engine) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1), state=CampaignState.PAUSED)
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1), state=CampaignState.PAUSED)
     queue(sqlite_engine, cid)
 
     assert dialing.place_call(dialer, cid).status == "campaign not running"
@@ -315,7 +319,7 @@ def test_a_paused_campaign_sends_nothing(dialer: Dialer, sqlite_engine: Engine) 
 def test_a_missing_template_column_fails_the_contact_before_any_request(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1), text="Заказ {order}")
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1), text="Заказ {order}")
     queue(sqlite_engine, cid)
 
     assert dialing.place_call(dialer, cid).status == "failed"
@@ -326,7 +330,9 @@ def test_a_missing_template_column_fails_the_contact_before_any_request(
 def test_an_attempt_left_by_a_dead_worker_is_resolved_by_lookup(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    _, [cid, other] = add_campaign(sqlite_engine, phones(2), options=CampaignOptions(retry=Retry()))
+    _, [cid, other] = dialable_campaign(
+        sqlite_engine, phones(2), options=CampaignOptions(retry=Retry())
+    )
     queue(sqlite_engine, cid, other)
     # The worker commits its attempt, sends the request, and dies before recording the answer.
     ticket = dialing._begin(dialer, cid, ContactStatus.QUEUED)

@@ -22,7 +22,8 @@ from dialer.models import (
     ContactStatus,
 )
 from dialer.options import CampaignOptions, Pace, Window
-from tests.unit.engine.conftest import START, add_campaign, phones
+from tests.unit.engine.conftest import START
+from tests.unit.factories import dialable_campaign, phones
 
 
 class Outbox:
@@ -61,7 +62,7 @@ def statuses(engine: Engine, campaign_id: int | None = None) -> dict[str, int]:
 def test_claims_only_what_the_budget_allows(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    add_campaign(sqlite_engine, phones(25))
+    dialable_campaign(sqlite_engine, phones(25))
 
     first = tick(sqlite_engine, settings, outbox)
     second = tick(sqlite_engine, settings, outbox)
@@ -75,7 +76,7 @@ def test_claims_only_what_the_budget_allows(
 def test_the_next_window_is_queued_just_before_it_opens(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    add_campaign(sqlite_engine, phones(25))
+    dialable_campaign(sqlite_engine, phones(25))
     with transaction(sqlite_engine) as session:
         pacing.load(session, settings, START)
         session.execute(
@@ -90,9 +91,9 @@ def test_the_next_window_is_queued_just_before_it_opens(
 def test_running_campaigns_share_the_budget_fairly(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    first, _ = add_campaign(sqlite_engine, phones(20), name="first")
-    second, _ = add_campaign(sqlite_engine, phones(20, start=100), name="second")
-    small, _ = add_campaign(sqlite_engine, phones(1, start=200), name="small")
+    first, _ = dialable_campaign(sqlite_engine, phones(20), name="first")
+    second, _ = dialable_campaign(sqlite_engine, phones(20, start=100), name="second")
+    small, _ = dialable_campaign(sqlite_engine, phones(1, start=200), name="small")
     settings = settings.model_copy(update={"minute_limit_guess": 21})
 
     tick(sqlite_engine, settings, outbox)
@@ -107,7 +108,7 @@ def test_a_campaign_pace_cap_holds_it_below_the_account_limit(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
     capped = CampaignOptions(pace=Pace(calls_per_minute=3))
-    campaign_id, ids = add_campaign(sqlite_engine, phones(20), options=capped)
+    campaign_id, ids = dialable_campaign(sqlite_engine, phones(20), options=capped)
     with transaction(sqlite_engine) as session:
         session.add(
             Attempt(
@@ -131,7 +132,7 @@ def test_outside_the_window_nothing_is_queued_and_the_campaign_says_until_when(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
     evening = CampaignOptions(window=Window(hours=((18 * 60, 21 * 60),)))
-    campaign_id, _ = add_campaign(sqlite_engine, phones(5), options=evening)
+    campaign_id, _ = dialable_campaign(sqlite_engine, phones(5), options=evening)
 
     assert tick(sqlite_engine, settings, outbox).queued == []
 
@@ -147,7 +148,7 @@ def test_contacts_in_a_closed_zone_are_parked_until_their_window_opens(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
     own = CampaignOptions(window=Window(contact_timezone=True, hours=((9 * 60, 21 * 60),)))
-    _, [moscow, vladivostok] = add_campaign(sqlite_engine, phones(2), options=own)
+    _, [moscow, vladivostok] = dialable_campaign(sqlite_engine, phones(2), options=own)
     with transaction(sqlite_engine) as session:
         session.execute(
             update(Contact).where(Contact.id == vladivostok).values(timezone="Asia/Vladivostok")
@@ -165,7 +166,7 @@ def test_contacts_in_a_closed_zone_are_parked_until_their_window_opens(
 def test_lost_wakeups_are_sent_again(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    add_campaign(sqlite_engine, phones(3))
+    dialable_campaign(sqlite_engine, phones(3))
     first = tick(sqlite_engine, settings, outbox)
     later = START + dt.timedelta(seconds=settings.stuck_after + 1)
 
@@ -178,7 +179,7 @@ def test_lost_wakeups_are_sent_again(
 def test_an_attempt_stuck_mid_request_is_sent_for_resolution(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, phones(1))
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, phones(1))
     with transaction(sqlite_engine) as session:
         session.execute(
             update(Contact).where(Contact.id == cid).values(status=ContactStatus.DIALING)
@@ -211,7 +212,7 @@ def test_an_attempt_stuck_mid_request_is_sent_for_resolution(
 def test_a_contact_left_dialing_between_tries_goes_back_to_pending(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     with transaction(sqlite_engine) as session:
         session.execute(
             update(Contact)
@@ -228,7 +229,7 @@ def test_a_contact_left_dialing_between_tries_goes_back_to_pending(
 def test_a_campaign_with_nobody_left_completes(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    campaign_id, ids = add_campaign(sqlite_engine, phones(2))
+    campaign_id, ids = dialable_campaign(sqlite_engine, phones(2))
     with transaction(sqlite_engine) as session:
         session.execute(
             update(Contact).where(Contact.id.in_(ids)).values(status=ContactStatus.PLACED)
@@ -242,7 +243,7 @@ def test_a_campaign_with_nobody_left_completes(
 def test_a_spent_day_budget_idles_the_campaign_until_the_day_reset(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    campaign_id, _ = add_campaign(sqlite_engine, phones(2))
+    campaign_id, _ = dialable_campaign(sqlite_engine, phones(2))
     day_reset = START + dt.timedelta(hours=3)
     with transaction(sqlite_engine) as session:
         pacing.load(session, settings, START)
@@ -261,7 +262,7 @@ def test_a_spent_day_budget_idles_the_campaign_until_the_day_reset(
 def test_paused_and_draft_campaigns_are_left_alone(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
-    add_campaign(sqlite_engine, phones(2), state=CampaignState.PAUSED, name="paused")
-    add_campaign(sqlite_engine, phones(2, start=10), state=CampaignState.DRAFT, name="draft")
+    dialable_campaign(sqlite_engine, phones(2), state=CampaignState.PAUSED, name="paused")
+    dialable_campaign(sqlite_engine, phones(2, start=10), state=CampaignState.DRAFT, name="draft")
 
     assert tick(sqlite_engine, settings, outbox).queued == []

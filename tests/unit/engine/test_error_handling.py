@@ -26,7 +26,8 @@ from dialer.models import (
     Contact,
     ContactStatus,
 )
-from tests.unit.engine.conftest import Clock, add_campaign, phones
+from tests.clock import Clock
+from tests.unit.factories import dialable_campaign, phones
 from tests.unit.factories import queue_contacts as queue
 
 # With a permanent key, a refused token is as fatal as an unknown virtual number.
@@ -53,10 +54,10 @@ def dial_refused(
     mnemonic: str, engine: Engine, settings: Settings, clock: Clock
 ) -> tuple[Campaign, Contact]:
     """Queue one contact, dial it against a provider refusing with `mnemonic`, and reload both."""
-    _, [cid] = add_campaign(engine, phones(1))
+    _, [cid] = dialable_campaign(engine, phones(1))
     queue(engine, cid)
     client = CallApiClient.from_settings(settings, transport=refusing(mnemonic))
-    dialing.place_call(Dialer(settings, engine, client, now=clock, sleep=clock.sleep), cid)
+    dialing.place_call(Dialer(settings, engine, client, now=clock.utc, sleep=clock.sleep), cid)
     with transaction(engine) as session:
         return session.scalars(select(Campaign)).one(), session.get_one(Contact, cid)
 
@@ -107,10 +108,10 @@ def dial_all(
     transport: httpx.MockTransport, engine: Engine, settings: Settings, clock: Clock, count: int
 ) -> tuple[Campaign, list[Contact]]:
     """Queue `count` contacts and dial each in turn; reload the campaign and the contacts."""
-    _, ids = add_campaign(engine, phones(count))
+    _, ids = dialable_campaign(engine, phones(count))
     queue(engine, *ids)
     client = CallApiClient.from_settings(settings, transport=transport)
-    dialer = Dialer(settings, engine, client, now=clock, sleep=clock.sleep)
+    dialer = Dialer(settings, engine, client, now=clock.utc, sleep=clock.sleep)
     for cid in ids:
         dialing.place_call(dialer, cid)
     with transaction(engine) as session:

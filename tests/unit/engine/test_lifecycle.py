@@ -9,7 +9,7 @@ from dialer import lifecycle
 from dialer.campaigns import CampaignError
 from dialer.db import transaction
 from dialer.models import Campaign, CampaignState, Contact, ContactStatus
-from tests.unit.engine.conftest import add_campaign, phones
+from tests.unit.factories import dialable_campaign, phones
 
 
 def set_statuses(engine: Engine, ids: list[int], status: ContactStatus) -> None:
@@ -30,7 +30,7 @@ def state(engine: Engine) -> tuple[CampaignState, str | None]:
 
 
 def test_start_pause_resume(sqlite_engine: Engine) -> None:
-    _, ids = add_campaign(sqlite_engine, phones(3), state=CampaignState.DRAFT)
+    _, ids = dialable_campaign(sqlite_engine, phones(3), state=CampaignState.DRAFT)
     with transaction(sqlite_engine) as session:
         assert lifecycle.start(session, "order-ready").started_at is not None
     set_statuses(sqlite_engine, ids[:2], ContactStatus.QUEUED)
@@ -47,7 +47,7 @@ def test_start_pause_resume(sqlite_engine: Engine) -> None:
 
 
 def test_cancel_marks_what_was_never_dialed(sqlite_engine: Engine) -> None:
-    _, ids = add_campaign(sqlite_engine, phones(4))
+    _, ids = dialable_campaign(sqlite_engine, phones(4))
     set_statuses(sqlite_engine, ids[:1], ContactStatus.PLACED)
     set_statuses(sqlite_engine, ids[1:2], ContactStatus.DIALING)
     set_statuses(sqlite_engine, ids[2:3], ContactStatus.QUEUED)
@@ -61,7 +61,7 @@ def test_cancel_marks_what_was_never_dialed(sqlite_engine: Engine) -> None:
 
 
 def test_requeue_sends_unknown_contacts_back(sqlite_engine: Engine) -> None:
-    _, ids = add_campaign(sqlite_engine, phones(3), state=CampaignState.COMPLETED)
+    _, ids = dialable_campaign(sqlite_engine, phones(3), state=CampaignState.COMPLETED)
     set_statuses(sqlite_engine, ids[:2], ContactStatus.UNKNOWN)
     set_statuses(sqlite_engine, ids[2:], ContactStatus.PLACED)
 
@@ -85,7 +85,7 @@ def test_requeue_sends_unknown_contacts_back(sqlite_engine: Engine) -> None:
 def test_transitions_that_make_no_sense_are_refused(
     sqlite_engine: Engine, initial: CampaignState, action: object
 ) -> None:
-    add_campaign(sqlite_engine, phones(1), state=initial)
+    dialable_campaign(sqlite_engine, phones(1), state=initial)
     with transaction(sqlite_engine) as session, pytest.raises(CampaignError):
         action(session, "order-ready")  # type: ignore[operator]
 

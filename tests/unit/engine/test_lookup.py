@@ -18,7 +18,8 @@ from dialer.dialing import Dialer
 from dialer.models import Attempt, AttemptOutcome, Contact, ContactStatus
 from dialer.simulator import Fault, Simulator
 from dialer.simulator.inprocess import in_process_transport
-from tests.unit.engine.conftest import Clock, add_campaign, phones
+from tests.clock import Clock
+from tests.unit.factories import dialable_campaign, phones
 from tests.unit.factories import queue_contacts as queue
 
 BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -53,7 +54,7 @@ def dialer_with(
 
         client = CallApiClient.from_settings(settings, transport=httpx.MockTransport(handle))
         clients.append(client)
-        return Dialer(settings, sqlite_engine, client, now=clock, sleep=clock.sleep)
+        return Dialer(settings, sqlite_engine, client, now=clock.utc, sleep=clock.sleep)
 
     yield build
     for client in clients:
@@ -86,7 +87,7 @@ def test_a_lookup_that_fails_once_tries_again_and_finds_the_call(
     simulator: Simulator,
 ) -> None:
     dialer = dialer_with(first_lookups(failure, times=3))
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     simulator.inject(Fault.CUT_AFTER_CREATE, times=1)
 
@@ -124,10 +125,10 @@ def test_a_rate_limited_lookup_waits_for_the_named_reset(
         return httpx.Response(200, json=body)
 
     dialer = dialer_with(first_lookups(limit_exceeded, times=1))
-    _, [cid] = add_campaign(sqlite_engine, phones(1))
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     simulator.inject(Fault.CUT_AFTER_CREATE, times=1)
-    start = clock.now
+    start = clock.utc()
 
     assert dialing.place_call(dialer, cid).status == "placed"
-    assert (clock.now - start).total_seconds() >= 7
+    assert (clock.utc() - start).total_seconds() >= 7

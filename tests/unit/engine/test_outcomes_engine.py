@@ -30,7 +30,8 @@ from dialer.models import (
 from dialer.options import CampaignOptions, Retry
 from dialer.simulator import CallOutcomes, Fault, Simulator
 from dialer.simulator.account import ActiveCall
-from tests.unit.engine.conftest import Clock, add_campaign, phones
+from tests.clock import Clock
+from tests.unit.factories import dialable_campaign, phones
 
 STEP = 5.0  # seconds the clock moves between passes
 INTERVAL = 20.0  # the collector's DIALER_OUTCOMES_INTERVAL
@@ -81,16 +82,16 @@ class World:
     def step(self) -> None:
         """One dispatcher pass, every wake-up it sends dialed, one collector pass; then time on."""
         woken: list[int] = []
-        dispatch.tick(self.engine, self.settings, woken.extend, self.stuck.extend, self.clock())
+        dispatch.tick(self.engine, self.settings, woken.extend, self.stuck.extend, self.clock.utc())
         for contact_id in woken:
             dialing.place_call(self.dialer, contact_id)
-        collect(self.engine, self.reports, self.clock(), interval=INTERVAL, timeout=TIMEOUT)
+        collect(self.engine, self.reports, self.clock.utc(), interval=INTERVAL, timeout=TIMEOUT)
         self.clock.advance(STEP)
 
     def run(self, campaign_id: int, seconds: float = 3600.0) -> CampaignState:
         """Step until the campaign is no longer running (or `seconds` have passed)."""
-        deadline = self.clock() + dt.timedelta(seconds=seconds)
-        while self.clock() < deadline:
+        deadline = self.clock.utc() + dt.timedelta(seconds=seconds)
+        while self.clock.utc() < deadline:
             self.step()
             state = campaign(self.engine, campaign_id).state
             if state != CampaignState.RUNNING:
@@ -153,7 +154,7 @@ def options(retry: Retry = RETRY) -> CampaignOptions:
 def test_busy_then_answered_is_called_twice_and_ends_answered(
     world: World, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
 
     assert world.run(campaign_id) == CampaignState.COMPLETED
 
@@ -173,7 +174,7 @@ def test_busy_then_answered_is_called_twice_and_ends_answered(
 def test_never_answered_is_called_every_round_and_ends_not_answered(
     world: World, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, [NEVER_ANSWERS], options=options())
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, [NEVER_ANSWERS], options=options())
 
     assert world.run(campaign_id) == CampaignState.COMPLETED
 
@@ -188,7 +189,7 @@ def test_never_answered_is_called_every_round_and_ends_not_answered(
 def test_a_bad_number_is_called_once_and_fails(
     world: World, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, [BAD_NUMBER], options=options())
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, [BAD_NUMBER], options=options())
 
     assert world.run(campaign_id) == CampaignState.COMPLETED
 
@@ -208,7 +209,7 @@ def test_a_redial_never_starts_before_the_previous_call_has_ended(
     numbers = [BUSY_THEN_ANSWERS, NEVER_ANSWERS, BAD_NUMBER]
     # Redial as soon as allowed: only the call's known end may hold the next one back.
     eager = Retry(rounds=ROUNDS, delays=(0.0,), busy=0.0, no_answer=0.0)
-    campaign_id, _ = add_campaign(sqlite_engine, numbers, options=options(eager))
+    campaign_id, _ = dialable_campaign(sqlite_engine, numbers, options=options(eager))
 
     assert world.run(campaign_id) == CampaignState.COMPLETED
 
@@ -223,7 +224,7 @@ def test_a_redial_never_starts_before_the_previous_call_has_ended(
 def test_a_cut_connection_whose_call_exists_ends_with_the_calls_outcome(
     world: World, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
     simulator.inject(Fault.CUT_AFTER_CREATE)
 
     assert world.run(campaign_id) == CampaignState.COMPLETED
@@ -243,7 +244,7 @@ def test_a_cut_connection_whose_call_exists_ends_with_the_calls_outcome(
 def test_an_unknown_attempt_is_settled_by_the_report(
     world: World, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
     simulator.inject(Fault.CUT_AFTER_CREATE)
     # list.calls cannot confirm the call: the contact is left `unknown` until the report speaks.
     simulator.inject(Fault.HTTP_5XX, times=1_000, method="list.calls")
@@ -267,7 +268,7 @@ def test_an_unknown_attempt_is_settled_by_the_report(
 def test_a_campaign_error_pauses_the_campaign_and_the_contact_waits(
     world: World, sqlite_engine: Engine, simulator: Simulator, clock: Clock
 ) -> None:
-    campaign_id, [cid] = add_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
+    campaign_id, [cid] = dialable_campaign(sqlite_engine, [BUSY_THEN_ANSWERS], options=options())
 
     assert world.run(campaign_id) == CampaignState.PAUSED
 
@@ -286,7 +287,7 @@ def test_without_report_access_calls_go_on_and_outcomes_stay_unknown(
     world: World, sqlite_engine: Engine, simulator: Simulator
 ) -> None:
     numbers = [BUSY_THEN_ANSWERS, NEVER_ANSWERS, BAD_NUMBER]
-    campaign_id, ids = add_campaign(sqlite_engine, numbers, options=options())
+    campaign_id, ids = dialable_campaign(sqlite_engine, numbers, options=options())
 
     assert world.run(campaign_id) == CampaignState.COMPLETED
 
