@@ -18,15 +18,13 @@ import json
 import random
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.scratch import fresh_database
+from bench.scratch import fresh_database, run_child
 
 HEADER = ["Телефон", "Имя", "Город", "Номер заказа"]
 NAMES = ["Анна", "Борис", "Виктория", "Григорий", "Дарья", "Евгений", "Жанна", "Зоя"]
@@ -159,19 +157,9 @@ def _measure(
     mode: str, backend: str, csv_path: Path, workdir: Path, workers: int | None
 ) -> dict[str, Any]:
     with fresh_database(backend, workdir) as url:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.import_bench", "--child", mode, "--url", url]
-            + ["--csv", str(csv_path)]
-            + ([] if workers is None else ["--workers", str(workers)]),
-            check=False,
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-    if out.returncode:
-        raise SystemExit(f"{mode} on {backend} failed:\n{out.stderr}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+        args = ["--child", mode, "--url", url, "--csv", str(csv_path)]
+        args += [] if workers is None else ["--workers", str(workers)]
+        return run_child("bench.import_bench", args, f"{mode} on {backend}")
 
 
 def main() -> None:

@@ -21,14 +21,12 @@ import random
 import resource
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.scratch import fresh_database
+from bench.scratch import fresh_database, run_child
 
 HEADER = ["phone", "name", "city", "order"]
 NAMES = ["Анна", "Борис", "Виктория", "Григорий", "Дарья", "Евгений", "Жанна", "Зоя"]
@@ -123,19 +121,9 @@ def _raw(db_path: str, campaign_id: int, csv_path: Path) -> int:
 
 
 def _measure(mode: str, csv_path: Path, workdir: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "bench.import_vs_raw", "--child", mode, "--csv", str(csv_path)]
     with fresh_database("sqlite", workdir) as url:
-        out = subprocess.run(
-            [*command, "--url", url],
-            check=False,
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-    if out.returncode:
-        raise SystemExit(f"{mode} failed:\n{out.stderr}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+        args = ["--child", mode, "--csv", str(csv_path), "--url", url]
+        return run_child("bench.import_vs_raw", args, mode)
 
 
 def main() -> None:

@@ -4,6 +4,9 @@ Everything is checked before anything is written, and every complaint names the 
 e.g. `order-ready.toml: [params].dialing_timeout: must be more than 0 and at most 120 seconds`.
 The `[params]` table holds the Call API's own parameter names; `contact`, `external_id` and
 `access_token` are the dialer's to fill for each call.
+
+It is longer than most modules because it checks every key of every section of the file, each
+with its own message; the checks are flat and read one by one.
 """
 
 from __future__ import annotations

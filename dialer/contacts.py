@@ -8,6 +8,9 @@ or of a contact that was already there. Every row that is not imported goes to t
 (a new one per import) with its line number and the reason. Numbers on the blacklist are marked at
 the end, in one statement, inside the same transaction. Numbers of countries the campaign does not
 list are imported and counted, for the summary to warn about.
+
+It is longer than most modules because the importer's fast path (batched inserts, read-back
+only on conflicts, parsing beside inserting) is one pipeline that reads best in one file.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@
 - `metadata` is read from every reply, success or error: `limits` into `Reply.limits` /
   `ApiError.limits` and `JsonRpcEndpoint.last_limits`, `total_items` into `Reply.total_items`.
 - Timeouts are always set; secrets (`access_token`, `password`) never reach logs, reprs or errors.
+
+Its length is the transport's whole contract (envelope, ids, login mode, error translation,
+secret masking) in one place, so that both clients share it rather than each half of it.
 """
 
 from __future__ import annotations

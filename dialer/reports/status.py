@@ -7,6 +7,9 @@ rate at all ("measuring") before `MIN_RATE_SPAN` of calling, so ten calls in fiv
 "10.0/min". The time to finish takes the lowest of the recent rate, the campaign's pace cap and
 the points budget, then lays that calling time over the campaign's calling windows: a campaign
 whose window is closed says when it opens, and its estimate includes the night.
+
+It is longer than most modules because the time to finish walks the calling windows and the
+budget together; splitting those apart would spread one estimate over two files.
 """
 
 from __future__ import annotations
