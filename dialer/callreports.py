@@ -9,6 +9,7 @@ own points budget (never from the one that places calls).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -101,11 +102,10 @@ class DataApiReports:
         query: Filter,
         expected: int,
     ) -> Iterator[dict[str, Any]]:
-        offset: int | None = 0
-        while offset is not None:
-            page = self._page(report, since, until, query, expected, offset)
+        # The client's own paging, each page paid for from the Data API's budget.
+        paid = functools.partial(self._page, report, since, until, query, expected)
+        for page in self.client.pages(paid):
             yield from page.rows
-            offset = page.next_offset
 
     def _page(
         self,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import ColumnElement, Engine, or_, select, update
 
 from dialer.db import transaction
 from dialer.dispositions import disposition_of
@@ -202,24 +202,20 @@ def claim(engine: Engine, now: dt.datetime, interval: float, batch: int) -> list
 
 def expire(engine: Engine, now: dt.datetime, timeout: float) -> int:
     """Give up on attempts whose outcome did not appear within `timeout` seconds."""
-    with transaction(engine) as session:
-        expired = session.execute(
-            update(Attempt)
-            .where(
-                Attempt.report_status == ReportStatus.AWAITED,
-                Attempt.requested_at <= now - dt.timedelta(seconds=timeout),
-            )
-            .values(report_status=ReportStatus.EXPIRED)
-        )
-        return int(getattr(expired, "rowcount", 0) or 0)
+    return _expire(engine, Attempt.requested_at <= now - dt.timedelta(seconds=timeout))
 
 
 def expire_now(engine: Engine, attempt_ids: Sequence[int]) -> int:
     """Give up on these attempts' outcomes at once (the reports cannot be read)."""
+    return _expire(engine, Attempt.id.in_(attempt_ids))
+
+
+def _expire(engine: Engine, which: ColumnElement[bool]) -> int:
+    """Mark the awaited attempts `which` selects as expired; how many there were."""
     with transaction(engine) as session:
         expired = session.execute(
             update(Attempt)
-            .where(Attempt.id.in_(attempt_ids), Attempt.report_status == ReportStatus.AWAITED)
+            .where(Attempt.report_status == ReportStatus.AWAITED, which)
             .values(report_status=ReportStatus.EXPIRED)
         )
         return int(getattr(expired, "rowcount", 0) or 0)

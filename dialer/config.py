@@ -25,7 +25,6 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CALLAPI_URL = "https://callapi.uiscom.ru/v4.0"
-DEFAULT_DATAAPI_URL = "https://dataapi.uiscom.ru/v2.0"
 EMBEDDED_BROKER = "filesystem://"
 PREFIX = "DIALER_"
 
@@ -178,13 +177,19 @@ class Settings(BaseSettings):
     @property
     def account_key(self) -> str:
         """Names the provider account whose budget this process shares; never contains a secret."""
+        return f"{self.callapi_url}#{self._who(self.access_token)}"
+
+    @property
+    def dataapi_account_key(self) -> str:
+        """Names the Data API budget this process shares (a row of its own); never a secret."""
+        return f"{self.dataapi_url}#{self._who(self.dataapi_access_token)}"
+
+    def _who(self, token: SecretStr | None) -> str:
         if self.login:
-            who = self.login
-        elif self.access_token:
-            who = "key:" + _fingerprint(self.access_token.get_secret_value())
-        else:
-            who = "anonymous"
-        return f"{self.callapi_url}#{who}"
+            return self.login
+        if token:
+            return "key:" + _fingerprint(token.get_secret_value())
+        return "anonymous"
 
 
 def _fingerprint(secret: str) -> str:

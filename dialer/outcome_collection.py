@@ -25,7 +25,7 @@ def reports_for(settings: Settings) -> DataApiReports:
     """This process's Data API reports, built on first use."""
     if "reports" not in _process:
         client = DataApiClient.from_settings(settings, retrying=report_retrying(settings))
-        budget = DataApiBudget(f"{settings.dataapi_url}#{settings.account_key.rpartition('#')[2]}")
+        budget = DataApiBudget(settings.dataapi_account_key)
         _process["reports"] = DataApiReports(client, db.engine_for(settings.database_url), budget)
     return _process["reports"]
 

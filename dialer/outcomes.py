@@ -8,7 +8,6 @@ same transaction. What each disposition leads to is its row of `dialer.policy.PO
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -28,8 +27,6 @@ from dialer.models import (
     ReportStatus,
 )
 from dialer.policy import Pause, rule_for
-
-log = logging.getLogger("dialer.outcomes")
 
 
 @dataclass(frozen=True)
