@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dialer import blacklist, pacing, policy
 from dialer.callapi.errors import ApiError, CallApiError, InvalidParams
 from dialer.callapi.limits import Limits
+from dialer.campaigns import learn_tts_limit
 from dialer.config import Settings
 from dialer.db import transaction
 from dialer.dispositions import Disposition
@@ -101,6 +102,7 @@ def close_attempt(
             contact.requests -= 1
         if not rule.again_now:
             move_contact(session, campaign, contact, verdict, now, error)
+        learn_tts_limit(session, campaign, error)
         _maybe_pause(session, campaign, rule, error, now)
     refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
     pacing.settle(engine, settings, now, limits, refund_of)

@@ -12,6 +12,7 @@ with its own message; the checks are flat and read one by one.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import tomllib
 import zoneinfo
@@ -20,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from dialer.callapi.errors import InvalidParams
+from dialer.callapi.errors import CallApiError, InvalidParams, tts_limit_named
 from dialer.callapi.methods import START_METHODS, validate_params
 from dialer.config import get_settings
 from dialer.models import Attempt, Campaign, CampaignState, Contact
@@ -37,7 +38,10 @@ from dialer.options import (
     Window,
 )
 from dialer.phones import is_region
+from dialer.reports.messages import Texts
 from dialer.templates import TemplateError, placeholders, render, render_with
+
+log = logging.getLogger("dialer.campaigns")
 
 TOP_LEVEL_KEYS = ("name", "method", "params", "window", "retry", "pace", "contacts")
 FILLED_BY_DIALER = ("contact", "external_id", "access_token")
@@ -216,11 +220,12 @@ def tts_too_long(params: Mapping[str, Any], limit: int) -> tuple[str, int] | Non
 
 def contact_problem(campaign: Campaign, variables: Mapping[str, str | None]) -> str | None:
     """Why the request for a contact with these CSV columns would be refused before it is sent
-    (its filled-in text-to-speech text is over DIALER_TTS_MAX_LENGTH), or None.
+    (its filled-in text-to-speech text is over DIALER_TTS_MAX_LENGTH or over the limit the
+    provider named for this campaign), or None.
 
     The contacts import rejects such a row with this reason instead of wasting a request on it.
     """
-    limit = tts_max_length()
+    limit, source = _tts_limit(campaign)
     if limit is None:
         return None
     try:
@@ -230,10 +235,68 @@ def contact_problem(campaign: Campaign, variables: Mapping[str, str | None]) -> 
     if too_long is None:
         return None
     path, length = too_long
+    return _too_long_reason(path, length, limit, source)
+
+
+def _tts_limit(campaign: Campaign) -> tuple[int | None, str]:
+    """The lower of DIALER_TTS_MAX_LENGTH and the limit learned from the provider, and whence."""
+    configured, learned = tts_max_length(), campaign.tts_limit_learned
+    if learned is not None and (configured is None or learned < configured):
+        return learned, LEARNED_SOURCE
+    return configured, "DIALER_TTS_MAX_LENGTH"
+
+
+LEARNED_SOURCE = "as the provider said in an earlier tts_text_exceeded"
+
+
+def _too_long_reason(path: str, length: int, limit: int, source: str) -> str:
+    where = "" if source == LEARNED_SOURCE else f" ({source})"
+    said = f", {source}" if source == LEARNED_SOURCE else ""
     return (
         f"the text-to-speech text ({path}) is {length} characters once filled in, more than "
-        f"the {limit} the tariff allows (DIALER_TTS_MAX_LENGTH)"
+        f"the {limit} the tariff allows{where}{said}"
     )
+
+
+def learn_tts_limit(session: Session, campaign: Campaign, error: CallApiError | None) -> None:
+    """Remember the limit a `tts_text_exceeded` refusal names, so that no later text over it is
+    sent; the lowest one named stands (several workers may learn it at once)."""
+    limit = tts_limit_named(error) if error is not None else None
+    if limit is None:
+        return
+    learned = session.execute(
+        update(Campaign)
+        .where(
+            Campaign.id == campaign.id,
+            or_(Campaign.tts_limit_learned.is_(None), Campaign.tts_limit_learned > limit),
+        )
+        .values(tts_limit_learned=limit)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(learned, "rowcount", 0) != 1:
+        return
+    log.warning(
+        "campaign %s: the provider allows text-to-speech texts of %d characters at most; "
+        "longer ones now fail without a request",
+        campaign.name,
+        limit,
+    )
+
+
+def tts_refusal(campaign: Campaign, params: Mapping[str, Any]) -> None:
+    """Raise `InvalidParams` (`tts_text_exceeded`) when a filled-in text is over the limit the
+    provider named for this campaign: the request would only be refused again."""
+    limit = campaign.tts_limit_learned
+    if limit is None:
+        return
+    too_long = tts_too_long(params, limit)
+    if too_long is not None:
+        path, length = too_long
+        reason = (
+            f"the text-to-speech text is {length} characters once filled in, more than the "
+            f"{limit} the tariff allows, {LEARNED_SOURCE}; not sent"
+        )
+        raise InvalidParams(campaign.method, path, "tts_text_exceeded", reason)
 
 
 def _allow_only(section: str, table: Mapping[str, Any], keys: tuple[str, ...]) -> None:
@@ -467,19 +530,17 @@ def calls_at_any_hour(window: Window) -> bool:
     return window.days == Window.days and window.hours == Window.hours
 
 
-def window_warning(name: str, window: Window) -> str | None:
+def window_warning(name: str, window: Window, texts: Texts | None = None) -> str | None:
     """A warning when the campaign has no calling window, else None."""
     if not calls_at_any_hour(window):
         return None
-    return (
-        f"warning: campaign {name!r} has no [window]: contacts may be called at any hour, "
-        'night included; add one to its file, e.g. [window] hours = ["09:00-21:00"]'
-    )
+    return (texts or Texts())("warn.no_window", name=name)
 
 
-def stored_window_warning(campaign: Campaign) -> str | None:
+def stored_window_warning(campaign: Campaign, texts: Texts | None = None) -> str | None:
     """`window_warning` for a stored campaign."""
-    return window_warning(campaign.name, CampaignOptions.from_json(campaign.options).window)
+    window = CampaignOptions.from_json(campaign.options).window
+    return window_warning(campaign.name, window, texts)
 
 
 def find_campaign(session: Session, ref: str) -> Campaign:

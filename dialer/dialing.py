@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dialer import attempts, blacklist, pacing, policy, templates, windows
+from dialer import attempts, blacklist, campaigns, pacing, policy, templates, windows
 from dialer.callapi.errors import AmbiguousError, ApiError, CallApiError, InvalidParams
 from dialer.callapi.methods import validate_params
 from dialer.db import transaction
@@ -129,6 +129,7 @@ def _plan(
             return stop
         try:
             params = _request_params(campaign, contact)
+            campaigns.tts_refusal(campaign, params)
         except (InvalidParams, templates.TemplateError) as exc:
             contact.status = ContactStatus.FAILED
             contact.error_mnemonic = getattr(exc, "mnemonic", "invalid_parameter_value")

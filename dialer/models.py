@@ -131,6 +131,9 @@ class Campaign(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The longest text-to-speech text the provider named in a `tts_text_exceeded` refusal: longer
+    # filled-in texts fail without a request (`dialer.campaigns.tts_refusal`).
+    tts_limit_learned: Mapped[int | None] = mapped_column(Integer)
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="campaign", lazy="raise")
 

@@ -25,6 +25,7 @@ from dialer.db import engine_for, read_only, transaction
 from dialer.migrate import ensure_schema
 from dialer.models import CampaignState
 from dialer.outcome_collection import collect_once
+from dialer.reports.messages import Texts
 from dialer.reports.status import CampaignStatus, campaign_status
 from dialer.worker import celery_command, dispatch_once, worker_argv
 
@@ -192,6 +193,7 @@ def run_campaign(
     pool: str = "threads",
     settings: Settings | None = None,
     warn_without_window: bool = True,
+    texts: Texts | None = None,
 ) -> RunResult:
     """Start the campaign and work it to the end in the foreground, showing progress.
 
@@ -201,14 +203,14 @@ def run_campaign(
     engine = engine_for(settings.database_url)
     ensure_schema(engine)
     with transaction(engine) as session:
-        warning = stored_window_warning(lifecycle.start(session, name))
+        warning = stored_window_warning(lifecycle.start(session, name), texts)
     if warning and warn_without_window:
         console.print(warning, markup=False, highlight=False)
     try:
         with _signals_interrupt():
             workers = WorkerKeeper(settings, concurrency, pool, console)
             try:
-                status = _follow(name, settings, workers, console)
+                status = _follow(name, settings, workers, console, texts)
             finally:
                 workers.stop()
     except KeyboardInterrupt:
@@ -239,7 +241,7 @@ def _signals_interrupt() -> Iterator[None]:
 
 
 def _follow(
-    name: str, settings: Settings, workers: WorkerKeeper, console: Console
+    name: str, settings: Settings, workers: WorkerKeeper, console: Console, texts: Texts | None
 ) -> CampaignStatus:
     """Dispatch and redraw the progress line until the campaign stops running."""
     # The progress line only reads: on SQLite it must not take the write lock the workers need.
@@ -250,7 +252,7 @@ def _follow(
         dispatch_once()
         outcomes.maybe_run()
         status = _status(engine, name, settings)
-        line = status.line() + workers.note()
+        line = status.line(texts) + workers.note()
         if console.is_terminal:
             console.print(line, end="\r", overflow="ellipsis", soft_wrap=False)
         elif time.monotonic() - last_print >= 5:

@@ -31,6 +31,7 @@ Every class has exactly one `Handling`; `dialer.policy` says what follows from e
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any
 
 from dialer.callapi.limits import Limits
@@ -286,6 +287,24 @@ def _lookup(
     if mnemonic is not None and mnemonic in mnemonics:
         return mnemonics[mnemonic]
     return code_groups.get(code, RequestError)
+
+
+# The provider's words for `tts_text_exceeded`, for a reply whose `params` do not carry the limit.
+_TTS_LIMIT_WORDS = re.compile(r"maximum length of Text-to-Speech message is\s*\{?(\d+)")
+
+
+def tts_limit_named(error: CallApiError) -> int | None:
+    """The longest text-to-speech text a `tts_text_exceeded` refusal names, else None.
+
+    The docs put it in `data.params.tts_message_max_length` and in the message's words.
+    """
+    if not isinstance(error, ApiError) or error.mnemonic != "tts_text_exceeded":
+        return None
+    named = error.params.get("tts_message_max_length")
+    if isinstance(named, int | str) and not isinstance(named, bool) and str(named).isdigit():
+        return int(named) if int(named) > 0 else None
+    match = _TTS_LIMIT_WORDS.search(error.message)
+    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
 
 
 def from_data_api_error_object(error: dict[str, Any], limits: Limits | None = None) -> ApiError:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from dialer.reports.messages import Lang
 
 app = typer.Typer(
     name="dialer",
@@ -22,3 +26,11 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(db_app, name="db")
 app.add_typer(call_app, name="call")
+
+# Every command a person reads the output of takes it: the texts in English or Russian.
+LangOption = Annotated[
+    Lang,
+    typer.Option(
+        "--lang", envvar="DIALER_LANG", help="Language of the texts a person reads: en or ru."
+    ),
+]

@@ -22,11 +22,12 @@ from dialer.campaigns import (
     load_campaign_file,
     window_warning,
 )
-from dialer.cli.app import campaign_app
+from dialer.cli.app import LangOption, campaign_app
 from dialer.cli.database import fail, open_database
 from dialer.config import get_settings
 from dialer.db import transaction
 from dialer.preview import pick_contact, request_body
+from dialer.reports.messages import Lang, Texts
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")]
 
@@ -37,6 +38,7 @@ def create(
     replace: Annotated[
         bool, typer.Option("--replace", help="Update a draft campaign of the same name.")
     ] = False,
+    lang: LangOption = Lang.EN,
 ) -> None:
     """Create a draft campaign from a campaign file; nothing is written if the file is wrong."""
     try:
@@ -49,12 +51,12 @@ def create(
             campaign_id = campaign.id
     except CampaignError as exc:
         fail(str(exc))
-    columns = ", ".join(sorted(spec.placeholders)) or "none"
+    texts = Texts(lang)
+    columns = ", ".join(sorted(spec.placeholders)) or texts("cli.none")
     typer.echo(
-        f"campaign {spec.name!r} (id {campaign_id}) is a draft: {spec.method}; "
-        f"contact columns used: {columns}"
+        texts("cli.created", name=spec.name, id=campaign_id, method=spec.method, columns=columns)
     )
-    warning = window_warning(spec.name, spec.options.window)
+    warning = window_warning(spec.name, spec.options.window, texts)
     if warning:
         typer.echo(warning, err=True)
 

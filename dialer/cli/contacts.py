@@ -12,13 +12,14 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dialer.campaigns import CampaignError, find_campaign
-from dialer.cli.app import contacts_app
+from dialer.cli.app import LangOption, contacts_app
 from dialer.cli.csvoptions import Delimiter, Encoding
 from dialer.cli.database import fail, open_database
 from dialer.contacts import ContactsImportError, ImportSummary, import_contacts
 from dialer.contacts import Progress as OnProgress
 from dialer.db import transaction
 from dialer.phones import DEFAULT_REGION
+from dialer.reports.messages import Lang, Texts
 from dialer.templates import TemplateError
 
 
@@ -40,6 +41,7 @@ def import_command(
     ] = None,
     encoding: Encoding = None,
     delimiter: Delimiter = None,
+    lang: LangOption = Lang.EN,
 ) -> None:
     """Import contacts; bad and duplicate rows go to the rejects file with line and reason."""
     if not file.is_file():
@@ -61,7 +63,7 @@ def import_command(
             )
     except (CampaignError, ContactsImportError, TemplateError) as exc:
         fail(str(exc))
-    _report(file, summary)
+    _report(file, summary, Texts(lang))
 
 
 @contextmanager
@@ -80,21 +82,27 @@ def _progress(file: Path) -> Iterator[OnProgress | None]:
         yield update
 
 
-def _report(file: Path, summary: ImportSummary) -> None:
+def _report(file: Path, summary: ImportSummary, texts: Texts) -> None:
     delimiter = {"\t": "tab"}.get(summary.delimiter, summary.delimiter)
-    typer.echo(f"{file} ({summary.encoding}, delimiter {delimiter!r})")
+    typer.echo(texts("import.file", file=file, encoding=summary.encoding, delimiter=delimiter))
     typer.echo(
-        f"read {summary.read}, imported {summary.imported}, duplicates {summary.duplicates}, "
-        f"blacklisted {summary.blacklisted}, rejected {summary.rejected}"
+        texts(
+            "import.counts",
+            read=summary.read,
+            imported=summary.imported,
+            duplicates=summary.duplicates,
+            blacklisted=summary.blacklisted,
+            rejected=summary.rejected,
+        )
     )
     if summary.foreign:
-        listed = ", ".join(f'"{code}"' for code in summary.countries)
-        typer.echo(
-            f"warning: {summary.foreign} number(s) of other countries than "
-            f"{', '.join(summary.countries)}, e.g. {'; '.join(summary.foreign_examples)}; "
-            "they will be called. If that is meant, list the countries in the campaign file: "
-            f"[contacts] countries = [{listed}, ...]",
-            err=True,
+        warning = texts(
+            "import.foreign",
+            n=summary.foreign,
+            countries=", ".join(summary.countries),
+            examples="; ".join(summary.foreign_examples),
+            listed=", ".join(f'"{code}"' for code in summary.countries),
         )
+        typer.echo(warning, err=True)
     if summary.rejects_path is not None:
-        typer.echo(f"rows not imported, with line numbers and reasons: {summary.rejects_path}")
+        typer.echo(texts("import.rejects", path=summary.rejects_path))

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from dialer import lifecycle
 from dialer.campaigns import CampaignError, stored_window_warning
-from dialer.cli.app import app, campaign_app
+from dialer.cli.app import LangOption, app, campaign_app
 from dialer.cli.database import fail, open_database
 from dialer.config import get_settings
 from dialer.db import transaction
 from dialer.demo import run_demo
 from dialer.doctor import NO_CREDENTIALS
 from dialer.models import Campaign, ContactStatus
+from dialer.reports.messages import Lang, Texts
 from dialer.runner import RunError, RunInterrupted, run_campaign, start_dispatcher_thread
 from dialer.worker import app as celery_app
 from dialer.worker import worker_argv
@@ -29,14 +30,18 @@ Concurrency = Annotated[
 ]
 
 
-def _transition(action: Callable[[Session, str], Campaign], name: str) -> None:
+def _transition(action: Callable[[Session, str], Campaign], name: str, lang: Lang) -> None:
     """Apply a lifecycle change in one transaction and print the new state."""
     with transaction(open_database()) as session:
         try:
             campaign = action(session, name)
         except CampaignError as exc:
             fail(str(exc))
-        print(f"{campaign.name}: {campaign.state.value}")
+        _print_state(campaign, Texts(lang))
+
+
+def _print_state(campaign: Campaign, texts: Texts) -> None:
+    print(texts("cli.state", name=campaign.name, state=texts.state(campaign.state)))
 
 
 def require_credentials() -> None:
@@ -46,37 +51,38 @@ def require_credentials() -> None:
 
 
 @campaign_app.command("start")
-def start(name: Name) -> None:
+def start(name: Name, lang: LangOption = Lang.EN) -> None:
     """Start a campaign: running workers begin to dial it."""
     require_credentials()
+    texts = Texts(lang)
     with transaction(open_database()) as session:
         try:
             campaign = lifecycle.start(session, name)
         except CampaignError as exc:
             fail(str(exc))
-        print(f"{campaign.name}: {campaign.state.value}")
-        warning = stored_window_warning(campaign)
+        _print_state(campaign, texts)
+        warning = stored_window_warning(campaign, texts)
     if warning:
         typer.echo(warning, err=True)
 
 
 @campaign_app.command("pause")
-def pause(name: Name) -> None:
+def pause(name: Name, lang: LangOption = Lang.EN) -> None:
     """Stop new requests at once (requests in flight finish)."""
-    _transition(lifecycle.pause, name)
+    _transition(lifecycle.pause, name, lang)
 
 
 @campaign_app.command("resume")
-def resume(name: Name) -> None:
+def resume(name: Name, lang: LangOption = Lang.EN) -> None:
     """Continue a paused campaign where it stopped."""
     require_credentials()
-    _transition(lifecycle.resume, name)
+    _transition(lifecycle.resume, name, lang)
 
 
 @campaign_app.command("cancel")
-def cancel(name: Name) -> None:
+def cancel(name: Name, lang: LangOption = Lang.EN) -> None:
     """End a campaign: contacts never dialed become `cancelled`."""
-    _transition(lifecycle.cancel, name)
+    _transition(lifecycle.cancel, name, lang)
 
 
 _STATUSES = ", ".join(ContactStatus)
@@ -94,6 +100,7 @@ def requeue(
             help=f"Statuses to send back: {_REQUEUEABLE} (default: unknown). Repeatable.",
         ),
     ] = None,
+    lang: LangOption = Lang.EN,
 ) -> None:
     """Send contacts back to `pending`, e.g. `unknown` ones you checked were not called."""
     wanted = status or ["unknown"]
@@ -106,7 +113,7 @@ def requeue(
             moved = lifecycle.requeue(session, name, statuses)
         except CampaignError as exc:
             fail(str(exc))
-    print(f"{moved} contacts back to pending")
+    print(Texts(lang)("cli.requeued", n=moved))
 
 
 @app.command("run")
@@ -116,12 +123,14 @@ def run(
     pool: Annotated[
         str, typer.Option(metavar="POOL", help="Celery pool: threads or prefork.")
     ] = "threads",
+    lang: LangOption = Lang.EN,
 ) -> None:
     """Start a campaign and work it to the end in the foreground, with a progress line."""
     require_credentials()
     console = Console(stderr=True)
+    texts = Texts(lang)
     try:
-        result = run_campaign(name, console, concurrency=concurrency, pool=pool)
+        result = run_campaign(name, console, concurrency=concurrency, pool=pool, texts=texts)
     except CampaignError as exc:
         fail(str(exc))
     except RunError as exc:
@@ -129,10 +138,10 @@ def run(
     except RunInterrupted:
         fail(interrupted_message(name), code=INTERRUPTED)
     status = result.status
-    console.print(status.line())
+    console.print(status.line(texts))
     if result.exit_code:
-        why = status.pause_reason or status.state
-        fail(f"campaign {name} stopped: {why}", code=result.exit_code)
+        why = status.pause_reason or texts.state(status.state)
+        fail(texts("cli.run_stopped", name=name, why=why), code=result.exit_code)
 
 
 # The shell's code for a command ended by Ctrl-C (128 + SIGINT).

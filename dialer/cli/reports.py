@@ -21,7 +21,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from dialer.campaigns import CampaignError, find_campaign
-from dialer.cli.app import app, call_app, campaign_app
+from dialer.cli.app import LangOption, app, call_app, campaign_app
 from dialer.cli.database import fail, open_database
 from dialer.config import get_settings
 from dialer.db import read_only, transaction
@@ -57,14 +57,6 @@ class Format(enum.StrEnum):
     JSON = "json"
     HTML = "html"
     XLSX = "xlsx"
-
-
-LangOption = Annotated[
-    Lang,
-    typer.Option(
-        "--lang", envvar="DIALER_LANG", help="Language of the texts a person reads: en or ru."
-    ),
-]
 
 
 @contextmanager
@@ -311,6 +303,8 @@ def _print_status(status: CampaignStatus, texts: Texts) -> None:
         if status.eta_seconds:
             finish = status.now + dt.timedelta(seconds=status.eta_seconds)
             lines.append(texts("show.finish_at", at=zone.show(finish)))
+    if status.tts_limit_learned is not None:
+        lines.append(texts("show.tts_limit", limit=status.tts_limit_learned))
     lines.append(texts("show.times_in", zone=zone.label()))
     typer.echo("\n".join(lines))
 
@@ -348,8 +342,10 @@ def list_campaigns(
     if as_json:
         typer.echo(json.dumps([p.as_dict() for p in progress], ensure_ascii=False, indent=2))
         return
+    texts = Texts(lang)
     if not progress:
-        typer.echo(Texts(lang)("list.none"))
+        typer.echo(texts("list.none"))
     width = max((len(p.name) for p in progress), default=0)
     for p in progress:
-        typer.echo(f"{p.name:<{width}}  {p.state:<9}  {p.done}/{p.total} ({p.percent:.1f}%)")
+        state = texts.state(p.state)
+        typer.echo(f"{p.name:<{width}}  {state:<9}  {p.done}/{p.total} ({p.percent:.1f}%)")

@@ -223,7 +223,70 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unit.h": {"en": "h", "ru": "ч"},
     "unit.m": {"en": "m", "ru": "м"},
     "unit.s": {"en": "s", "ru": "с"},
+    "show.tts_limit": {
+        "en": "Text-to-speech texts: at most {limit} characters (named by the provider); "
+        "longer ones fail without a request",
+        "ru": "Тексты для синтеза речи: не длиннее {limit} символов (ограничение провайдера); "
+        "более длинные не отправляются",
+    },
     "list.none": {"en": "No campaigns.", "ru": "Кампаний нет."},
+    # The progress line of `dialer run` (`CampaignStatus.line`).
+    "line.progress": {
+        "en": "{name}: {state} {done}/{total} ({percent:.1f}%) placed {placed} "
+        "answered {answered} not answered {not_answered} failed {failed} {rate}/min",
+        "ru": "{name}: {state} {done}/{total} ({percent:.1f}%) звонков {placed} "
+        "ответили {answered} не ответили {not_answered} ошибок {failed} {rate}/мин",
+    },
+    "line.points": {
+        "en": " points {minute}/min {day}/day",
+        "ru": " баллов {minute}/мин {day}/день",
+    },
+    "line.eta": {"en": " eta {eta}", "ru": " до конца {eta}"},
+    # The CLI's summaries: `campaign create|start|pause|resume|cancel|requeue`, `contacts import`,
+    # `dialer run`.
+    "cli.created": {
+        "en": "campaign {name!r} (id {id}) is a draft: {method}; contact columns used: {columns}",
+        "ru": "кампания {name!r} (id {id}) создана как черновик: {method}; "
+        "столбцы контактов: {columns}",
+    },
+    "cli.none": {"en": "none", "ru": "нет"},
+    "cli.state": {"en": "{name}: {state}", "ru": "{name}: {state}"},
+    "cli.requeued": {
+        "en": "{n} contacts back to pending",
+        "ru": "контактов возвращено в ожидание: {n}",
+    },
+    "cli.run_stopped": {
+        "en": "campaign {name} stopped: {why}",
+        "ru": "кампания {name} остановлена: {why}",
+    },
+    "import.file": {
+        "en": "{file} ({encoding}, delimiter {delimiter!r})",
+        "ru": "{file} ({encoding}, разделитель {delimiter!r})",
+    },
+    "import.counts": {
+        "en": "read {read}, imported {imported}, duplicates {duplicates}, "
+        "blacklisted {blacklisted}, rejected {rejected}",
+        "ru": "прочитано {read}, загружено {imported}, повторов {duplicates}, "
+        "в чёрном списке {blacklisted}, отклонено {rejected}",
+    },
+    "import.rejects": {
+        "en": "rows not imported, with line numbers and reasons: {path}",
+        "ru": "незагруженные строки, с номерами строк и причинами: {path}",
+    },
+    "import.foreign": {
+        "en": "warning: {n} number(s) of other countries than {countries}, e.g. {examples}; "
+        "they will be called. If that is meant, list the countries in the campaign file: "
+        "[contacts] countries = [{listed}, ...]",
+        "ru": "внимание: номеров других стран, кроме {countries}: {n}, например {examples}; "
+        "им будут звонить. Если так и задумано, перечислите страны в файле кампании: "
+        "[contacts] countries = [{listed}, ...]",
+    },
+    "warn.no_window": {
+        "en": "warning: campaign {name!r} has no [window]: contacts may be called at any hour, "
+        'night included; add one to its file, e.g. [window] hours = ["09:00-21:00"]',
+        "ru": "внимание: у кампании {name!r} нет [window]: звонки возможны в любое время, "
+        'и ночью; добавьте окно в её файл, например [window] hours = ["09:00-21:00"]',
+    },
     # `dialer call show`.
     "call.campaign": {
         "en": "Campaign: {name} ({state}, {method})",

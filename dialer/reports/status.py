@@ -95,6 +95,7 @@ class CampaignStatus:
     window_opens_at: dt.datetime | None = None  # set while the calling window is closed
     eta_in_windows: bool = False  # the estimate counts only the hours the window is open
     zone: ShownZone = field(default_factory=ShownZone)
+    tts_limit_learned: int | None = None  # named by the provider in a `tts_text_exceeded`
 
     @property
     def total(self) -> int:
@@ -147,6 +148,7 @@ class CampaignStatus:
             "eta_in_windows": self.eta_in_windows,
             "window_opens_at": iso(self.window_opens_at),
             "timezone": self.zone.name,
+            "tts_limit_learned": self.tts_limit_learned,
             "now": iso(self.now),
         }
 
@@ -160,16 +162,24 @@ class CampaignStatus:
         """One line of progress, for a terminal that redraws it."""
         texts = texts or Texts()
         rate = "…" if self.calls_per_minute is None else f"{self.calls_per_minute:.1f}"
-        text = (
-            f"{self.name}: {self.state} {self.done}/{self.total} ({self.percent:.1f}%) "
-            f"placed {self.counts['placed']} answered {self.counts['answered']} "
-            f"not answered {self.counts['not_answered']} failed {self.counts['failed']} "
-            f"{rate}/min"
+        text = texts(
+            "line.progress",
+            name=self.name,
+            state=texts.state(self.state),
+            done=self.done,
+            total=self.total,
+            percent=self.percent,
+            placed=self.counts["placed"],
+            answered=self.counts["answered"],
+            not_answered=self.counts["not_answered"],
+            failed=self.counts["failed"],
+            rate=rate,
         )
         if self.budget:
-            text += f" points {self.budget.minute_remaining}/min {self.budget.day_remaining}/day"
+            b = self.budget
+            text += texts("line.points", minute=b.minute_remaining, day=b.day_remaining)
         if self.eta_seconds:
-            text += f" eta {format_duration(self.eta_seconds, texts)}"
+            text += texts("line.eta", eta=format_duration(self.eta_seconds, texts))
         why = self.pause_reason or self.window_note(texts) or self.waiting
         return f"{text} [{why}]" if why else text
 
@@ -369,6 +379,7 @@ def campaign_status(
         window_opens_at=opens_at,
         eta_in_windows=in_windows,
         zone=zone,
+        tts_limit_learned=campaign.tts_limit_learned,
     )
 
 

@@ -212,3 +212,35 @@ def test_data_api_shares_the_other_mnemonics(mnemonic: str, cls: type[ApiError])
 def test_call_api_still_pauses_the_campaign_on_an_ip_refusal() -> None:
     error = from_error_object(error_object(-32003, "ip_not_whitelisted"))
     assert error.handling is Handling.CAMPAIGN
+
+
+def _tts_refusal(params: dict[str, Any] | None, message: str) -> ApiError:
+    data: dict[str, Any] = {"mnemonic": "tts_text_exceeded", "field": "message.value"}
+    if params is not None:
+        data["params"] = params
+    return from_error_object({"code": -32602, "message": message, "data": data})
+
+
+@pytest.mark.parametrize(
+    ("params", "message", "named"),
+    [
+        ({"tts_message_max_length": 250, "sent_tts_message_length": 300}, "refused", 250),
+        ({"tts_message_max_length": "250"}, "refused", 250),
+        # Without params, the docs' own words carry the number.
+        (None, "The maximum length of Text-to-Speech message is 120. The length of ...", 120),
+        (None, "The maximum length of Text-to-Speech message is {120}. ...", 120),
+        (None, "too long", None),
+        ({"tts_message_max_length": 0}, "refused", None),
+    ],
+)
+def test_the_tts_limit_a_refusal_names(
+    params: dict[str, Any] | None, message: str, named: int | None
+) -> None:
+    assert errors.tts_limit_named(_tts_refusal(params, message)) == named
+
+
+def test_only_a_tts_refusal_names_a_tts_limit() -> None:
+    other = from_error_object(
+        {"code": -32602, "message": "x", "data": {"mnemonic": "invalid_parameter_value"}}
+    )
+    assert errors.tts_limit_named(other) is None

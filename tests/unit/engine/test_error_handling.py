@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from dialer import dialing, policy
 from dialer.callapi.client import CallApiClient
@@ -153,3 +153,41 @@ def test_a_provider_that_is_reached_now_and_then_is_not_paused(
     assert placed
     # A contact whose every try failed to connect spent neither a request nor a round.
     assert all((c.requests, c.rounds) == (0, 0) for c in waiting)
+
+
+@pytest.mark.simulator(tts_max_length=30)
+def test_the_tts_limit_the_provider_names_is_learned_and_no_longer_sent_over(
+    dialer: Dialer, sqlite_engine: Engine
+) -> None:
+    _, ids = dialable_campaign(sqlite_engine, phones(3), text="Здравствуйте, {name}!")
+    names = ["Константин Константинович Константинопольский", "Ия", "Александра Александровна"]
+    with transaction(sqlite_engine) as session:
+        for cid, name in zip(ids, names, strict=True):
+            session.get_one(Contact, cid).variables = {"name": name}
+    queue(sqlite_engine, *ids)
+
+    turns = [dialing.place_call(dialer, cid).status for cid in ids]
+
+    with transaction(sqlite_engine) as session:
+        campaign = session.scalars(select(Campaign)).one()
+        first, short, later = (session.get_one(Contact, cid) for cid in ids)
+        sent = {
+            cid: session.scalar(select(func.count()).where(Attempt.contact_id == cid))
+            for cid in ids
+        }
+    assert turns == [dialing.Turn.FAILED, dialing.Turn.PLACED, dialing.Turn.FAILED]
+    # The first long text went out and was refused: the provider named its limit.
+    assert (first.error_mnemonic, sent[ids[0]]) == ("tts_text_exceeded", 1)
+    assert campaign.tts_limit_learned == 30
+    assert campaign.state == CampaignState.RUNNING
+    assert short.status == ContactStatus.PLACED
+    # A later text over it fails without a request, saying why.
+    assert (later.status, later.error_mnemonic, sent[ids[2]]) == (
+        ContactStatus.FAILED,
+        "tts_text_exceeded",
+        0,
+    )
+    assert later.error_message is not None
+    assert "39 characters" in later.error_message
+    assert "more than the 30" in later.error_message
+    assert "not sent" in later.error_message
