@@ -211,3 +211,50 @@ def test_a_killed_worker_is_started_again_and_the_run_finishes(
     assert set(counts) <= {"placed", "unknown"}
     assert sum(counts.values()) == len(phones)
     assert counts["placed"] <= len(dialed) <= counts["placed"] + counts.get("unknown", 0)
+
+
+NAMED_CAMPAIGN = """
+name = "greeting"
+method = "start.informer_call"
+[params]
+virtual_phone_number = "74993720692"
+contact_message = { type = "tts", value = "Здравствуйте, {name}!" }
+"""
+
+
+def test_run_learns_the_tts_limit_and_speaks_russian(tmp_path: Path) -> None:
+    """The provider refuses one text over its limit and names it; the other long texts fail
+    without a request, and `--lang ru` gives the progress and the last line in Russian."""
+    campaign_file = tmp_path / "greeting.toml"
+    campaign_file.write_text(NAMED_CAMPAIGN, encoding="utf-8")
+    long_name = "Константин Константинович Константинопольский"
+    names = [long_name, "Ия", long_name, "Анна", long_name]
+    csv_file = tmp_path / "greeting.csv"
+    csv_file.write_text(
+        "phone,name\n" + "".join(f"7926{i:07d},{n}\n" for i, n in enumerate(names, 1)),
+        encoding="utf-8",
+    )
+    with SimulatorServer(FakeCallApi(minute_limit=20, tts_max_length=30)) as server:
+        env = simulator_env(server)
+        assert dialer(tmp_path, "campaign", "create", str(campaign_file), env=env).returncode == 0
+        imported = dialer(tmp_path, "contacts", "import", "greeting", str(csv_file), env=env)
+        assert imported.returncode == 0, imported.stderr
+        # One request at a time: exactly one long text reaches the provider.
+        result = dialer(tmp_path, "run", "greeting", "--concurrency", "1", "--lang", "ru", env=env)
+        sent = [
+            len(entry.params["contact_message"]["value"])
+            for entry in server.request_log()
+            if entry.method == "start.informer_call"
+        ]
+
+    assert result.returncode == 0, result.stderr
+    assert counts_by_status(tmp_path) == {"placed": 2, "failed": 3}
+    assert sorted(sent) == [17, 19, 60]  # the two short ones and a single long one
+    said = " ".join(result.stderr.split())  # the console wraps long lines off a terminal
+    assert "greeting: завершена 5/5 (100.0%) звонков 2 ответили 0 не ответили 0 ошибок 3" in said
+    engine = make_engine(f"sqlite:///{tmp_path / 'dialer.db'}")
+    with transaction(engine) as session:
+        assert session.scalars(select(Campaign.tts_limit_learned)).one() == 30
+        refused = session.scalars(select(Attempt.error_mnemonic)).all()
+    engine.dispose()
+    assert sorted(refused, key=str) == [None, None, "tts_text_exceeded"]

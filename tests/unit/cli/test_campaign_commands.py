@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 
 import dialer.cli.main  # noqa: F401  (registers every command)
 from dialer import campaigns
+from dialer.callapi.errors import from_error_object
 from dialer.cli.app import app
 from dialer.cli.database import open_database
 from dialer.db import transaction
@@ -263,3 +264,53 @@ def test_a_campaign_still_in_progress_is_not_deleted(state: CampaignState) -> No
         "can be deleted (`dialer campaign cancel order-ready` finishes it)\n"
     )
     assert count(Campaign) == 1
+
+
+# --- the text-to-speech limit the provider named ----------------------------------------------
+
+
+def provider_named_limit(limit: int) -> None:
+    """The engine's step on a `tts_text_exceeded` answer naming `limit`."""
+    refusal = from_error_object(
+        {
+            "code": -32602,
+            "message": f"The maximum length of Text-to-Speech message is {limit}. "
+            "The length of your message is 95",
+            "data": {
+                "mnemonic": "tts_text_exceeded",
+                "field": "contact_message.value",
+                "params": {"tts_message_max_length": limit, "sent_tts_message_length": 95},
+            },
+        }
+    )
+    with transaction(open_database()) as session:
+        campaigns.learn_tts_limit(session, session.scalars(select(Campaign)).one(), refusal)
+
+
+def test_after_the_provider_names_its_tts_limit_imports_and_show_follow_it(
+    tmp_path: Path,
+) -> None:
+    assert run("campaign", "create", ORDER_READY).exit_code == 0
+    provider_named_limit(80)
+    provider_named_limit(90)  # a higher figure later does not loosen the limit
+
+    import_contacts(
+        tmp_path, "79261112233;Анна;A-1;Тверская", f"79261112234;{'Я' * 40};A-2;Тверская"
+    )
+
+    assert count(Contact) == 1
+    rejects = next(tmp_path.glob("*rejects*")).read_text(encoding="utf-8")
+    said = "as the provider said in an earlier tts_text_exceeded"
+    assert f"once filled in, more than the 80 the tariff allows, {said}" in rejects
+    shown = run("campaign", "show", "order-ready")
+    assert shown.exit_code == 0
+    assert (
+        "Text-to-speech texts: at most 80 characters (named by the provider); "
+        "longer ones fail without a request"
+    ) in shown.stdout
+    assert (
+        json.loads(run("campaign", "show", "order-ready", "--json").stdout)["tts_limit_learned"]
+        == 80
+    )
+    in_russian = run("campaign", "show", "order-ready", "--lang", "ru").stdout
+    assert "Тексты для синтеза речи: не длиннее 80 символов (ограничение провайдера)" in in_russian

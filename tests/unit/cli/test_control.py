@@ -174,3 +174,60 @@ def test_no_credentials_stop_a_campaign_before_it_starts(
         "or DIALER_CALLAPI_LOGIN and DIALER_CALLAPI_PASSWORD\n"
     )
     assert campaign_state()[0] == CampaignState.DRAFT
+
+
+# --- in Russian -----------------------------------------------------------------------------
+
+
+def test_the_summaries_in_russian_with_lang_or_dialer_lang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = run("campaign", "create", EXAMPLES / "order-ready.toml", "--lang", "ru")
+    assert created.exit_code == 0
+    assert created.stdout.startswith("кампания 'order-ready' (id 1) создана как черновик: ")
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "Телефон;Имя;Номер заказа;Пункт выдачи\n79261112233;Анна;1;Тверская\nнет;Борис;2;Арбат\n",
+        encoding="utf-8",
+    )
+    imported = run("contacts", "import", "order-ready", contacts, "--lang", "ru")
+    assert imported.exit_code == 0
+    assert "прочитано 2, загружено 1, повторов 0, в чёрном списке 0, отклонено 1" in (
+        imported.stdout
+    )
+    assert "незагруженные строки, с номерами строк и причинами: " in imported.stdout
+
+    monkeypatch.setenv("DIALER_LANG", "ru")
+    assert run("campaign", "start", "order-ready").stdout == "order-ready: идёт\n"
+    assert run("campaign", "pause", "order-ready").stdout == "order-ready: на паузе\n"
+    assert run("campaign", "resume", "order-ready").stdout == "order-ready: идёт\n"
+    listed = run("campaign", "list")
+    assert listed.stdout.startswith("order-ready  идёт")
+    assert run("campaign", "requeue", "order-ready").stdout == (
+        "контактов возвращено в ожидание: 0\n"
+    )
+    assert run("campaign", "cancel", "order-ready").stdout == "order-ready: отменена\n"
+    # English stays the default.
+    monkeypatch.delenv("DIALER_LANG")
+    assert run("campaign", "list").stdout.startswith("order-ready  cancelled")
+
+
+def test_the_warning_without_a_window_in_russian(tmp_path: Path) -> None:
+    campaign_file = tmp_path / "anytime.toml"
+    text = (EXAMPLES / "order-ready.toml").read_text(encoding="utf-8")
+    campaign_file.write_text(text.split("[window]")[0], encoding="utf-8")
+    assert run("campaign", "create", campaign_file, "--lang", "ru").exit_code == 0
+    add_contacts(ContactStatus.PENDING)
+
+    result = run("campaign", "start", "order-ready", "--lang", "ru")
+
+    assert result.exit_code == 0
+    assert result.stderr.startswith(
+        "внимание: у кампании 'order-ready' нет [window]: звонки возможны в любое время"
+    )
+
+
+def test_an_unknown_language_exits_2() -> None:
+    result = run("campaign", "list", "--lang", "de")
+    assert result.exit_code == 2
+    assert "'de' is not one of 'en', 'ru'" in result.stderr
