@@ -268,7 +268,8 @@ def _follow(
 def _status(engine: Engine, name: str, settings: Settings) -> CampaignStatus:
     with transaction(engine) as session:
         campaign = find_campaign(session, name)
-        return campaign_status(session, campaign, account=settings.account_key)
+        cost = settings.cost(campaign.method)
+        return campaign_status(session, campaign, account=settings.account_key, cost=cost)
 
 
 def _exit_code(status: CampaignStatus) -> int:

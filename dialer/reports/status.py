@@ -279,21 +279,23 @@ def estimate_seconds(
     cost: int = 1,
     pace: int | None = None,
 ) -> tuple[float | None, str | None]:
-    """Seconds of calling to finish: by the recent rate while today's budget lasts, else by the
-    campaign's pace cap or the points budget, whichever is lower."""
+    """Seconds of calling to finish: while today's budget lasts, at the lowest of the recent
+    rate, the campaign's pace cap and the points budget (a burst faster than the cap or the
+    budget cannot go on); past it, the day resets are waited for."""
     if remaining == 0:
         return 0.0, "done"
     points = remaining * cost
     fits_today = budget is None or points <= budget.day_remaining
-    if rate and fits_today:
-        return round(remaining / rate * 60.0, 1), "recent rate"
-    if pace and fits_today and (budget is None or pace <= budget.minute_limit / cost):
-        return round(remaining / pace * 60.0, 1), "pace"
+    if fits_today:
+        per_minute = budget.minute_limit / cost if budget and budget.minute_limit > 0 else None
+        speeds = [(rate, "recent rate"), (pace, "pace"), (per_minute, "budget")]
+        known = [(speed, basis) for speed, basis in speeds if speed]
+        if not known:
+            return None, None
+        speed, basis = min(known, key=lambda known_speed: known_speed[0])
+        return round(remaining / speed * 60.0, 1), basis
     if budget is None or budget.minute_limit <= 0 or budget.day_limit <= 0:
         return None, None
-    per_minute = budget.minute_limit / cost
-    if fits_today:
-        return round(remaining / per_minute * 60.0, 1), "budget"
     # Today's points run out first: wait for the day reset, then whole days, then the rest.
     extra = points - max(budget.day_remaining, 0)
     full_days, rest = divmod(extra, budget.day_limit)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from dialer.db import transaction
 from dialer.models import Campaign, CampaignState, ContactStatus
 from dialer.options import CampaignOptions, Pace, Window
+from dialer.reports.messages import Lang, Texts
 from dialer.reports.status import (
     BudgetSeen,
     campaign_progress,
@@ -155,6 +156,8 @@ def test_campaign_show_names_the_window_and_the_zone(shown: Engine, cli: Invoke)
     ru = cli(["campaign", "show", "tonight", "--lang", "ru"])
     assert "Время: Europe/Moscow (MSK)" in ru.output
     assert "Состояние: идёт" in ru.output
+    assert re.search(rf"Ожидание: окно звонков откроется в (\S+ )?{opens:02d}:00 MSK\n", ru.output)
+    assert "(по ограничению темпа кампании, с учётом окон звонков)" in ru.output
 
 
 def test_campaign_show_json_keeps_iso_with_offsets(shown: Engine, cli: Invoke) -> None:
@@ -162,3 +165,23 @@ def test_campaign_show_json_keeps_iso_with_offsets(shown: Engine, cli: Invoke) -
     shown_json = json.loads(result.output)
     assert shown_json["waiting_until"] == "2026-03-02T09:10:00+00:00"
     assert shown_json["timezone"] == MSK
+
+
+def test_a_burst_faster_than_the_cap_or_the_budget_does_not_shorten_the_estimate() -> None:
+    budget = BudgetSeen(20, 20, T0, 1000, 1000, T0 + dt.timedelta(hours=5), T0, "budget")
+    # 60 calls a minute measured, but the pace cap allows 10: the cap decides.
+    assert estimate_seconds(30, 60.0, None, T0, pace=10) == (180.0, "pace")
+    # ... and without a cap, the budget's 20 points a minute.
+    assert estimate_seconds(30, 60.0, budget, T0) == (90.0, "budget")
+    # A slower measured rate (few workers) is the truth.
+    assert estimate_seconds(30, 5.0, budget, T0, pace=10) == (360.0, "recent rate")
+
+
+def test_the_run_line_in_russian_names_the_window_and_the_time_to_finish(
+    session: Session,
+) -> None:
+    campaign = _campaign(session, "night", 60, window=OFFICE, pace=Pace(calls_per_minute=30))
+    line = campaign_status(session, campaign, now=EVENING).line(Texts(Lang.RU))
+    assert line.startswith("night: идёт 0/60 (0.0%) звонков 0 ответили 0 не ответили 0 ")
+    assert " до конца 10ч 02м " in line
+    assert line.endswith("[ждёт окна звонков в 2026-03-03 09:00 MSK]")
