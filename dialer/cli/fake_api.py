@@ -82,7 +82,10 @@ def fake_api(
     port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
     access_token: Annotated[
         list[str],
-        typer.Option(help=f"Permanent access key(s) accepted [default: {DEFAULT_ACCESS_TOKEN}]."),
+        typer.Option(
+            metavar="KEY",
+            help=f"Permanent access key(s) accepted [default: {DEFAULT_ACCESS_TOKEN}].",
+        ),
     ] = [],  # noqa: B006 -- Typer reads list defaults; never mutated
     login: Annotated[str, typer.Option(help="login.user login.")] = DEFAULT_LOGIN,
     password: Annotated[str, typer.Option(help="login.user password.")] = DEFAULT_PASSWORD,
@@ -98,17 +101,21 @@ def fake_api(
         float, typer.Option(help="Length of the 'day' window in seconds.", min=0.001)
     ] = 86_400.0,
     cost: Annotated[
-        list[str], typer.Option(help="METHOD=POINTS, repeatable (default 1 point per method).")
+        list[str],
+        typer.Option(metavar="METHOD=POINTS", help="Repeatable (default 1 point per method)."),
     ] = [],  # noqa: B006
     blacklist: Annotated[
-        list[str], typer.Option(help="Blacklisted contact numbers, comma-separated or repeated.")
+        list[str],
+        typer.Option(
+            metavar="NUMBERS", help="Blacklisted contact numbers, comma-separated or repeated."
+        ),
     ] = [],  # noqa: B006
     virtual_number: Annotated[
-        list[str], typer.Option(help="Extra virtual numbers of the account.")
+        list[str], typer.Option(metavar="NUMBER", help="Extra virtual numbers of the account.")
     ] = [],  # noqa: B006
-    scenario_id: Annotated[list[str], typer.Option(help="Extra scenario ids.")] = [],  # noqa: B006
-    media_file: Annotated[list[str], typer.Option(help="Extra media file ids.")] = [],  # noqa: B006
-    employee_id: Annotated[list[str], typer.Option(help="Extra employee ids.")] = [],  # noqa: B006
+    scenario_id: Annotated[list[str], typer.Option(metavar="ID", help="Extra scenario ids.")] = [],  # noqa: B006
+    media_file: Annotated[list[str], typer.Option(metavar="ID", help="Extra media file ids.")] = [],  # noqa: B006
+    employee_id: Annotated[list[str], typer.Option(metavar="ID", help="Extra employee ids.")] = [],  # noqa: B006
     tts_max_length: Annotated[int, typer.Option(help="Longest TTS text accepted.", min=1)] = 1000,
     call_duration: Annotated[
         float, typer.Option(help="Seconds a placed call stays active in list.calls.", min=0.0)
@@ -157,17 +164,21 @@ def fake_api(
     outcome: Annotated[
         list[str],
         typer.Option(
-            help="OUTCOME=WEIGHT, repeatable or comma-separated: how calls end. Outcomes: "
+            metavar="OUTCOME=WEIGHT",
+            help="Repeatable or comma-separated: how calls end. Outcomes: "
             + ", ".join(KINDS)
             + "; any other name is sent as a raw finish_reason. "
             + "[default: "
             + ",".join(f"{k}={v:g}" for k, v in DEFAULT_SHARES.items())
-            + "]"
+            + "]",
         ),
     ] = [],  # noqa: B006
     script: Annotated[
         list[str],
-        typer.Option(help="NUMBER=OUTCOME,OUTCOME,...: that number's calls end so, in order."),
+        typer.Option(
+            metavar="NUMBER=OUTCOME,...",
+            help="That number's calls end with these outcomes, in order.",
+        ),
     ] = [],  # noqa: B006
     answer_after: Annotated[
         float, typer.Option(help="Seconds from a call's start to an answering pick-up.", min=0.0)

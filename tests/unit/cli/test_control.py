@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
@@ -231,3 +232,16 @@ def test_an_unknown_language_exits_2() -> None:
     result = run("campaign", "list", "--lang", "de")
     assert result.exit_code == 2
     assert "'de' is not one of 'en', 'ru'" in result.stderr
+
+
+def _command_paths(command: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    subcommands = getattr(command, "commands", None)
+    if subcommands is None:
+        return [path]
+    return [p for name, sub in subcommands.items() for p in _command_paths(sub, (*path, name))]
+
+
+def test_no_option_shows_a_python_type_for_its_values() -> None:
+    for path in _command_paths(typer.main.get_command(app)):
+        options = run(*path, "--help").stdout.split("Options:")[-1]
+        assert "<list[" not in options, path
