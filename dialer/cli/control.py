@@ -136,7 +136,7 @@ def run(
     except RunError as exc:
         fail(str(exc), code=1)
     except RunInterrupted:
-        fail(interrupted_message(name), code=INTERRUPTED)
+        fail(interrupted_message(name, texts), code=INTERRUPTED)
     status = result.status
     console.print(status.line(texts))
     if result.exit_code:
@@ -148,12 +148,9 @@ def run(
 INTERRUPTED = 130
 
 
-def interrupted_message(name: str) -> str:
+def interrupted_message(name: str, texts: Texts | None = None) -> str:
     """What a user reads after stopping `dialer run` with Ctrl-C."""
-    return (
-        f"interrupted; campaign {name!r} is still running and nothing was lost: "
-        f"`dialer run {name}` continues it, `dialer campaign pause {name}` pauses it"
-    )
+    return (texts or Texts())("cli.interrupted", name=name)
 
 
 @app.command("demo")

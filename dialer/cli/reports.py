@@ -266,6 +266,8 @@ def _print_status(status: CampaignStatus, texts: Texts) -> None:
             lines.append(texts("show.waiting_until", reason=status.waiting, until=until))
         else:
             lines.append(texts("show.waiting", reason=status.waiting))
+    elif status.results_awaited:
+        lines.append(texts("show.results_awaited_line", n=status.results_awaited))
     progress = "show.progress_cancelled" if status.state == "cancelled" else "show.progress"
     lines.append(texts(progress, done=status.done, total=status.total, percent=status.percent))
     counts = ", ".join(f"{texts.status(k)} {v}" for k, v in status.counts.items())
@@ -287,7 +289,7 @@ def _print_status(status: CampaignStatus, texts: Texts) -> None:
         b = status.budget
         lines.append(
             texts(
-                "show.points",
+                "show.points" if b.observed_at else "show.points_guess",
                 minute=b.minute_remaining,
                 minute_limit=b.minute_limit,
                 day=b.day_remaining,

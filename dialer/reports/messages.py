@@ -184,6 +184,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Waiting: the calling window opens at {at}",
         "ru": "Ожидание: окно звонков откроется в {at}",
     },
+    "show.results_awaited": {
+        "en": "waiting for {n} call results from the provider's reports",
+        "ru": "ждёт итогов {n} звонков из отчётов провайдера",
+    },
+    "show.results_awaited_line": {
+        "en": "Waiting: {n} call results from the provider's reports",
+        "ru": "Ожидание: итоги {n} звонков из отчётов провайдера",
+    },
     "show.progress": {
         "en": "Progress: {done}/{total} ({percent:.1f}%)",
         "ru": "Выполнено: {done}/{total} ({percent:.1f}%)",
@@ -210,6 +218,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "(as of {at})",
         "ru": "Осталось баллов: {minute}/{minute_limit} в эту минуту, {day}/{day_limit} сегодня "
         "(на {at})",
+    },
+    "show.points_guess": {
+        "en": "Points left: {minute}/{minute_limit} this minute, {day}/{day_limit} today "
+        "(the dialer's guess until the provider answers)",
+        "ru": "Осталось баллов: {minute}/{minute_limit} в эту минуту, {day}/{day_limit} сегодня "
+        "(оценка, пока провайдер не ответил)",
     },
     "show.eta": {"en": "Time to finish: {eta} ({basis})", "ru": "До конца: {eta} ({basis})"},
     "show.finish_at": {"en": "Finishes about {at}", "ru": "Закончится примерно в {at}"},
@@ -254,6 +268,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cli.requeued": {
         "en": "{n} contacts back to pending",
         "ru": "контактов возвращено в ожидание: {n}",
+    },
+    "cli.interrupted": {
+        "en": "interrupted; campaign {name!r} is still running and nothing was lost: "
+        "`dialer run {name}` continues it, `dialer campaign pause {name}` pauses it",
+        "ru": "прервано; кампания {name!r} продолжает работать, ничего не потеряно: "
+        "`dialer run {name}` продолжит её, `dialer campaign pause {name}` поставит на паузу",
     },
     "cli.run_stopped": {
         "en": "campaign {name} stopped: {why}",

@@ -31,6 +31,7 @@ from dialer.models import (
     CampaignState,
     Contact,
     ContactStatus,
+    ReportStatus,
 )
 from dialer.options import CampaignOptions, Window
 from dialer.policy import taken_up
@@ -96,6 +97,8 @@ class CampaignStatus:
     eta_in_windows: bool = False  # the estimate counts only the hours the window is open
     zone: ShownZone = field(default_factory=ShownZone)
     tts_limit_learned: int | None = None  # named by the provider in a `tts_text_exceeded`
+    # Nobody is left to dial, but placed calls' results are still awaited from the reports.
+    results_awaited: int = 0
 
     @property
     def total(self) -> int:
@@ -149,6 +152,7 @@ class CampaignStatus:
             "window_opens_at": iso(self.window_opens_at),
             "timezone": self.zone.name,
             "tts_limit_learned": self.tts_limit_learned,
+            "results_awaited": self.results_awaited,
             "now": iso(self.now),
         }
 
@@ -157,6 +161,12 @@ class CampaignStatus:
         if self.window_opens_at is None:
             return None
         return texts("show.window", at=self.zone.clock(self.window_opens_at, self.now))
+
+    def results_note(self, texts: Texts) -> str | None:
+        """`waiting for 12 call results from the provider's reports` at the end of a run."""
+        return (
+            texts("show.results_awaited", n=self.results_awaited) if self.results_awaited else None
+        )
 
     def line(self, texts: Texts | None = None) -> str:
         """One line of progress, for a terminal that redraws it."""
@@ -180,7 +190,9 @@ class CampaignStatus:
             text += texts("line.points", minute=b.minute_remaining, day=b.day_remaining)
         if self.eta_seconds:
             text += texts("line.eta", eta=format_duration(self.eta_seconds, texts))
-        why = self.pause_reason or self.window_note(texts) or self.waiting
+        why = (
+            self.pause_reason or self.window_note(texts) or self.waiting or self.results_note(texts)
+        )
         return f"{text} [{why}]" if why else text
 
 
@@ -353,6 +365,11 @@ def campaign_status(
         )
     else:
         eta, basis = None, None  # paused, cancelled: it will not finish on its own
+    awaited = 0
+    if remaining == 0 and campaign.state == CampaignState.RUNNING:
+        # Only at the end of a run, when it is what the campaign waits for: a count over its calls.
+        awaited = results_awaited(session, campaign)
+        eta, basis = (None, None) if awaited else (eta, basis)
     # Each contact's own zone is not known here: the campaign's zone stands for them all.
     opens_at, in_windows = None, False
     if remaining and not always_open(window):
@@ -382,6 +399,19 @@ def campaign_status(
         eta_in_windows=in_windows,
         zone=zone,
         tts_limit_learned=campaign.tts_limit_learned,
+        results_awaited=awaited,
+    )
+
+
+def results_awaited(session: Session, campaign: Campaign) -> int:
+    """Placed calls of the campaign whose results are still awaited from the provider's reports."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Attempt.campaign_id == campaign.id, Attempt.report_status == ReportStatus.AWAITED
+            )
+        )
+        or 0
     )
 
 

@@ -11,9 +11,11 @@ from typer.testing import CliRunner, Result
 
 import dialer.cli.main  # noqa: F401  (registers every command)
 from dialer.cli.app import app
+from dialer.cli.control import interrupted_message
 from dialer.cli.database import open_database
 from dialer.db import transaction
 from dialer.models import Campaign, CampaignState, Contact, ContactStatus
+from dialer.reports.messages import Lang, Texts
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "campaigns"
 runner = CliRunner()
@@ -245,3 +247,9 @@ def test_no_option_shows_a_python_type_for_its_values() -> None:
     for path in _command_paths(typer.main.get_command(app)):
         options = run(*path, "--help").stdout.split("Options:")[-1]
         assert "<list[" not in options, path
+
+
+def test_the_interrupted_run_says_how_to_go_on_in_russian() -> None:
+    said = interrupted_message("order-ready", Texts(Lang.RU))
+    assert said.startswith("прервано; кампания 'order-ready' продолжает работать")
+    assert "`dialer run order-ready` продолжит её" in said

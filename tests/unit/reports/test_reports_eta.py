@@ -9,11 +9,12 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from dialer.config import get_settings
 from dialer.db import transaction
-from dialer.models import Campaign, CampaignState, ContactStatus
+from dialer.models import Campaign, CampaignState, ContactStatus, ReportStatus
 from dialer.options import CampaignOptions, Pace, Window
 from dialer.reports.messages import Lang, Texts
 from dialer.reports.status import (
@@ -23,7 +24,7 @@ from dialer.reports.status import (
     estimate_seconds,
     through_windows,
 )
-from tests.unit.factories import T0, add_attempt, add_campaign, add_contact
+from tests.unit.factories import T0, add_attempt, add_budget, add_campaign, add_contact
 from tests.unit.reports.conftest import Invoke
 
 MSK = "Europe/Moscow"
@@ -185,3 +186,28 @@ def test_the_run_line_in_russian_names_the_window_and_the_time_to_finish(
     assert line.startswith("night: идёт 0/60 (0.0%) звонков 0 ответили 0 не ответили 0 ")
     assert " до конца 10ч 02м " in line
     assert line.endswith("[ждёт окна звонков в 2026-03-03 09:00 MSK]")
+
+
+def test_a_run_past_its_last_call_says_it_waits_for_call_results(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, cli: Invoke
+) -> None:
+    monkeypatch.setenv("DIALER_DATABASE_URL", str(sqlite_engine.url))
+    with transaction(sqlite_engine) as session:
+        campaign = add_campaign(session, "tail", started_at=T0)
+        for n in range(3):
+            contact = add_contact(session, campaign, f"7926000000{n}", ContactStatus.PLACED)
+            add_attempt(session, contact, report_status=ReportStatus.AWAITED)
+        # The dialer's own guess: the provider has not answered yet.
+        add_budget(session, get_settings().account_key, observed_at=None)
+
+    shown = cli(["campaign", "show", "tail"])
+    assert shown.exit_code == 0, shown.output
+    assert "Waiting: 3 call results from the provider's reports\n" in shown.output
+    assert "Time to finish" not in shown.output
+    assert "(the dialer's guess until the provider answers)" in shown.output
+    ru = cli(["campaign", "show", "tail", "--lang", "ru"])
+    assert "Ожидание: итоги 3 звонков из отчётов провайдера\n" in ru.output
+    with transaction(sqlite_engine) as session:
+        status = campaign_status(session, session.scalars(select(Campaign)).one())
+    assert status.line().endswith("[waiting for 3 call results from the provider's reports]")
+    assert status.as_dict()["results_awaited"] == 3
