@@ -155,7 +155,7 @@ def report(
 def _attempt_line(a: AttemptView, zone: ShownZone, texts: Texts) -> str:
     # "Answered" is said only of a person picking up; the API's reply is "request answered".
     line = (
-        f"{zone.show(a.requested_at)}  {a.outcome}  external_id {a.external_id}"
+        f"{zone.show(a.requested_at)}  {texts.outcome(a.outcome)}  external_id {a.external_id}"
         + (f"  call_session_id {a.call_session_id}" if a.call_session_id else "")
         + (texts("call.replied", at=zone.show(a.replied_at)) if a.replied_at else "")
     )

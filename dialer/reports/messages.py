@@ -68,6 +68,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "disposition.campaign_error": {"en": "campaign error", "ru": "ошибка кампании"},
     "disposition.provider_error": {"en": "provider error", "ru": "ошибка провайдера"},
     "disposition.other": {"en": "other", "ru": "другое"},
+    # What one request came to (an attempt's outcome).
+    "outcome.requesting": {"en": "requesting", "ru": "запрос отправлен"},
+    "outcome.placed": {"en": "placed", "ru": "звонок создан"},
+    "outcome.transient": {"en": "transient", "ru": "временная ошибка"},
+    "outcome.unreachable": {"en": "unreachable", "ru": "API недоступен"},
+    "outcome.rate_limited": {"en": "rate limited", "ru": "лимит баллов"},
+    "outcome.contact_error": {"en": "contact error", "ru": "ошибка контакта"},
+    "outcome.blacklisted": {"en": "blacklisted", "ru": "в чёрном списке"},
+    "outcome.campaign_error": {"en": "campaign error", "ru": "ошибка кампании"},
+    "outcome.unknown": {"en": "unknown", "ru": "не подтверждено"},
     # Campaign states.
     "state.draft": {"en": "draft", "ru": "черновик"},
     "state.running": {"en": "running", "ru": "идёт"},
@@ -382,6 +392,10 @@ class Texts:
     def disposition(self, disposition: str) -> str:
         """A call's disposition as a person reads it (unknown values as they are)."""
         return self._named("disposition", disposition)
+
+    def outcome(self, outcome: str) -> str:
+        """What one request came to, as a person reads it (unknown values as they are)."""
+        return self._named("outcome", outcome)
 
     def state(self, state: str) -> str:
         """A campaign state as a person reads it (unknown values as they are)."""

@@ -161,3 +161,4 @@ def test_call_show_in_russian(database: Engine, cli: Invoke) -> None:
     assert result.exit_code == 0, result.output
     assert "Кампания: spring (идёт, start.informer_call)" in result.output
     assert "API ответил в 2026-03-02 12:02:01 MSK" in result.output
+    assert "  звонок создан  external_id " in result.output  # the request's outcome, too
