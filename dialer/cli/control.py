@@ -127,7 +127,8 @@ def run(
 ) -> None:
     """Start a campaign and work it to the end in the foreground, with a progress line."""
     require_credentials()
-    console = Console(stderr=True)
+    # Off a terminal (a log, a pipe) each progress line stays one line, however long.
+    console = Console(stderr=True, soft_wrap=True)
     texts = Texts(lang)
     try:
         result = run_campaign(name, console, concurrency=concurrency, pool=pool, texts=texts)
