@@ -31,6 +31,9 @@ app.add_typer(call_app, name="call")
 LangOption = Annotated[
     Lang,
     typer.Option(
-        "--lang", envvar="DIALER_LANG", help="Language of the texts a person reads: en or ru."
+        "--lang",
+        envvar="DIALER_LANG",
+        case_sensitive=False,
+        help="Language of the texts a person reads: en or ru.",
     ),
 ]
