@@ -250,6 +250,8 @@ def test_run_learns_the_tts_limit_and_speaks_russian(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert counts_by_status(tmp_path) == {"placed": 2, "failed": 3}
     assert sorted(sent) == [17, 19, 60]  # the two short ones and a single long one
+    # The campaign has no [window]: `run` warns, in the reader's language.
+    assert result.stderr.startswith("внимание: у кампании 'greeting' нет [window]")
     last_line = result.stderr.strip().splitlines()[-1]  # one line, however long, in a log
     assert last_line.startswith(
         "greeting: завершена 5/5 (100.0%) звонков 2 ответили 0 не ответили 0 ошибок 3 "
