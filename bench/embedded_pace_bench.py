@@ -22,6 +22,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -138,7 +139,7 @@ def dialer(code: Path, env: dict[str, str], *args: str, timeout: float = 120) ->
     return time.monotonic() - started
 
 
-def one_run(args: argparse.Namespace, code: Path, workdir: Path) -> dict[str, Any]:
+def one_run(args: argparse.Namespace, code: Path, threads: int, workdir: Path) -> dict[str, Any]:
     """One campaign of `limit × (windows + 2)` contacts run to its end; what the simulator saw."""
     workdir.mkdir(parents=True)
     log = workdir / "requests.jsonl"
@@ -154,8 +155,16 @@ def one_run(args: argparse.Namespace, code: Path, workdir: Path) -> dict[str, An
         dialer(code, env, "campaign", "create", str(campaign))
         dialer(code, env, "contacts", "import", "bench", str(csv))
         env = environment(code, workdir / "home", url, profile=args.profile)
-        elapsed = dialer(code, env, "run", "bench", "--concurrency", str(args.concurrency))
-    result = {"seconds": elapsed, **utilization(log, args.limit, args.window)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        elapsed = dialer(code, env, "run", "bench", "--concurrency", str(threads))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # `dialer run` and its worker process (waited for by it), not the simulator.
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    result = {
+        "seconds": elapsed,
+        "cpu_ms_per_call": 1000 * cpu / contacts,
+        **utilization(log, args.limit, args.window),
+    }
     if args.profile:
         result["transactions"] = transactions(workdir / "home", contacts)
     return result
@@ -219,6 +228,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, float]:
         "max_per_window": max(r["max_per_window"] for r in runs),
         "limit_exceeded_share_median": statistics.median(r["limit_exceeded_share"] for r in runs),
         "run_seconds_median": statistics.median(r["seconds"] for r in runs),
+        "cpu_ms_per_call_median": statistics.median(r["cpu_ms_per_call"] for r in runs),
     }
 
 
@@ -228,9 +238,21 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60, help="points per window")
     parser.add_argument("--window", type=float, default=2.0, help="seconds in the 'minute'")
     parser.add_argument("--windows", type=int, default=10, help="full windows to measure")
-    parser.add_argument("--concurrency", type=int, default=4, help="threads of `dialer run`")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[4],
+        help="threads of `dialer run`; several values are run side by side",
+    )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--baseline", metavar="REF", help="git ref to compare with, e.g. main")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        action="append",
+        default=[],
+        help="git ref to compare with, e.g. main (repeatable)",
+    )
     parser.add_argument("--keep", type=Path, help="keep each run's folder (logs) under this one")
     parser.add_argument(
         "--profile", action="store_true", help="time every transaction (adds its own overhead)"
@@ -239,16 +261,21 @@ def main() -> None:
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or Path(scratch)
-        sides = {"this checkout": ROOT}
-        if args.baseline:
-            sides = {f"baseline ({args.baseline})": export(args.baseline, tmp), **sides}
+        codes = {f"baseline {ref}": export(ref, tmp) for ref in args.baseline}
+        codes["this checkout"] = ROOT
+        sides = {
+            f"{name}, {threads} threads" if len(args.concurrency) > 1 else name: (code, threads)
+            for name, code in codes.items()
+            for threads in args.concurrency
+        }
         for i in range(args.repeat):
-            for side, code in sides.items():
-                run = one_run(args, code, tmp / f"{i}-{side.split()[0]}")
+            for side, (code, threads) in sides.items():
+                run = one_run(args, code, threads, tmp / f"{i}-{code.name}-{threads}")
                 results.setdefault(side, []).append(run)
                 shown = " ".join(f"{u:.2f}" for u in run["utilization_per_window"])
                 print(
-                    f"{side} #{i + 1}: {shown} · limit_exceeded {run['limit_exceeded']}",
+                    f"{side} #{i + 1}: {shown} · limit_exceeded {run['limit_exceeded']}"
+                    f" · {run['cpu_ms_per_call']:.1f} CPU ms a call",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -262,14 +289,14 @@ def table(summary: dict[str, dict[str, float]]) -> str:
     """The summary as a Markdown table."""
     lines = [
         "| code | utilization, median | minimum window | most in a window | limit_exceeded "
-        "| run s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| run s | CPU ms a call |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for side, s in summary.items():
         lines.append(
             f"| {side} | {s['utilization_median']:.3f} | {s['utilization_min']:.3f} "
             f"| {s['max_per_window']:.0f} | {s['limit_exceeded_share_median']:.1%} "
-            f"| {s['run_seconds_median']:.1f} |"
+            f"| {s['run_seconds_median']:.1f} | {s['cpu_ms_per_call_median']:.1f} |"
         )
     return "\n".join(lines)
 

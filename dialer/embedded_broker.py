@@ -88,6 +88,7 @@ class Channel(filesystem.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self._listings: dict[str, deque[str]] = {}
+        self._folders: dict[str, Path] = {}
 
     def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
         """Acknowledge a message, and wake the loop: the prefetch slot it held is free."""
@@ -229,12 +230,15 @@ class Channel(filesystem.Channel):
         return self._folder("rejected_folder")
 
     def _folder(self, option: str) -> Path:
-        # Defaults beside the queue folder, so that a rename never crosses file systems.
-        inbox = Path(self.data_folder_in)
-        path = Path(
-            self.transport_options.get(option) or inbox.parent / option.split("_", maxsplit=1)[0]
-        )
-        path.mkdir(parents=True, exist_ok=True)
+        path = self._folders.get(option)
+        if path is None:
+            # Defaults beside the queue folder, so that a rename never crosses file systems.
+            inbox = Path(self.data_folder_in)
+            default = inbox.parent / option.split("_", maxsplit=1)[0]
+            path = self._folders[option] = Path(self.transport_options.get(option) or default)
+        # Every message passes through two of these: a stat is cheaper than `mkdir`'s exception.
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
 
