@@ -167,7 +167,19 @@ def one_run(args: argparse.Namespace, code: Path, threads: int, workdir: Path) -
     }
     if args.profile:
         result["transactions"] = transactions(workdir / "home", contacts)
+        result["cpu_ms_per_call_by_process"] = {
+            process_name(data["argv"]): 1000 * data["cpu_seconds"] / contacts
+            for data in (
+                json.loads(file.read_text(encoding="utf-8"))
+                for file in (workdir / "home").glob("cpu-*.json")
+            )
+        }
     return result
+
+
+def process_name(argv: list[str]) -> str:
+    """`worker` for the Celery worker, else the `dialer` command (`run`, `import`, ...)."""
+    return "worker" if "worker" in argv else " ".join(argv[1:2]) or "?"
 
 
 def transactions(home: Path, calls: int) -> dict[str, Any]:

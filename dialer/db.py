@@ -19,13 +19,19 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -249,20 +255,30 @@ def transaction(engine: Engine) -> Iterator[Session]:
 _writer_locks: dict[str, threading.RLock] = {}
 
 
-def _writer_turn(engine: Engine) -> threading.RLock | nullcontext[None]:
-    """What a write transaction on `engine` holds for its whole length in this process.
+@contextmanager
+def _writer_turn(engine: Engine) -> Iterator[None]:
+    """Held by a write transaction on a SQLite `engine` for its whole length in this process.
 
     SQLite lets one writer in at a time. Threads that met its lock busy used to sleep in its
     busy handler (1, 2, 5, ... up to 100 ms a try) and missed most releases: a worker's threads
     spent more time waiting than the lock was held. Queued on a Python lock instead, the next
     thread starts the moment the last one commits. Reentrant, so that a transaction opened
-    inside another by the same thread behaves as before (it waits on SQLite's lock).
+    inside another by the same thread behaves as before (it waits on SQLite's lock); given up,
+    as SQLite's busy timeout gives up, after `SQLITE_BUSY_SECONDS`.
     """
     if engine.dialect.name != "sqlite" or engine.get_execution_options().get(READ_ONLY):
-        return nullcontext()
+        yield
+        return
     key = str(engine.url.database)
     # `setdefault` is atomic: two threads asking at once get the same lock.
-    return _writer_locks.get(key) or _writer_locks.setdefault(key, threading.RLock())
+    lock = _writer_locks.get(key) or _writer_locks.setdefault(key, threading.RLock())
+    if not lock.acquire(timeout=SQLITE_BUSY_SECONDS):
+        locked = sqlite3.OperationalError("database is locked")
+        raise OperationalError("BEGIN IMMEDIATE", None, locked)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _forget_writer_locks() -> None:

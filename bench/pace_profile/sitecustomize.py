@@ -3,13 +3,15 @@
 On `PYTHONPATH`, Python imports this at start-up. It wraps `dialer.db.transaction` before any
 other module imports it, and appends one JSON line per transaction to
 `$DIALER_HOME/transactions-<pid>.jsonl`: who opened it (the calling function), how long it
-waited for the database to begin it (on SQLite, the write lock) and how long it was open after.
+waited for the database to begin it (on SQLite, the write lock) and how long it was open after;
+and, at exit, the process's CPU seconds and command line to `$DIALER_HOME/cpu-<pid>.json`.
 Works on any version of the code that has `dialer.db.transaction`, so a baseline can be profiled
 the same way.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -61,3 +63,11 @@ if os.environ.get("DIALER_HOME"):
             )
 
     dialer.db.transaction = _timed
+
+    @atexit.register
+    def _cpu() -> None:
+        times = os.times()
+        (Path(os.environ["DIALER_HOME"]) / f"cpu-{os.getpid()}.json").write_text(
+            json.dumps({"argv": sys.argv, "cpu_seconds": times.user + times.system}),
+            encoding="utf-8",
+        )
