@@ -11,17 +11,23 @@ collection is off, as in the end-to-end tests, so that the run ends with its las
 
 From the simulator's JSONL request log: for every full window after the first (the first holds
 the start-up, the last is partial), calls placed ÷ the limit; the most placed in one window; the
-share of start.* requests answered `limit_exceeded`. With `--baseline REF`, the same runs of the
-code at git REF (exported to a temporary folder) are interleaved with this checkout's, so that a
-busy neighbour slows both alike.
+share of start.* requests answered `limit_exceeded`. From the worker's log: the share of its
+threads' time spent in tasks. And the CPU of `dialer run` and its worker per call.
+
+With `--baseline REF` (repeatable), the same runs of the code at git REF (exported to a
+temporary folder) are interleaved with this checkout's, so that a busy neighbour slows every side
+alike; `--concurrency 4 8` runs each side at both thread counts; `--profile` times every
+transaction (`bench/pace_profile/sitecustomize.py`) and the CPU of each process.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import io
 import json
 import os
+import re
 import resource
 import socket
 import statistics
@@ -163,6 +169,7 @@ def one_run(args: argparse.Namespace, code: Path, threads: int, workdir: Path) -
     result = {
         "seconds": elapsed,
         "cpu_ms_per_call": 1000 * cpu / contacts,
+        "thread_busy": thread_busy(workdir / "home" / "worker.log", threads),
         **utilization(log, args.limit, args.window),
     }
     if args.profile:
@@ -198,6 +205,23 @@ def transactions(home: Path, calls: int) -> dict[str, Any]:
         key: {"n": n, "wait_ms_per_call": wait / calls, "held_ms_per_call": held / calls}
         for key, (n, wait, held) in sorted(table.items())
     }
+
+
+TASK_LINE = re.compile(
+    r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/MainProcess\] "
+    r"Task dialer\.place_call\[[^\]]+\] (received|succeeded in ([\d.]+)s)"
+)
+
+
+def thread_busy(worker_log: Path, threads: int) -> float:
+    """Seconds the worker's threads spent in tasks ÷ (threads × the span from the first task
+    received to the last one done), from Celery's log lines; waiting for a reset counts."""
+    stamps, busy = [], 0.0
+    for match in TASK_LINE.finditer(worker_log.read_text(encoding="utf-8", errors="replace")):
+        stamps.append(dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"))
+        busy += float(match[3] or 0)
+    span = (max(stamps) - min(stamps)).total_seconds()
+    return busy / (threads * span)
 
 
 def utilization(log: Path, limit: int, window: float) -> dict[str, Any]:
@@ -241,6 +265,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, float]:
         "limit_exceeded_share_median": statistics.median(r["limit_exceeded_share"] for r in runs),
         "run_seconds_median": statistics.median(r["seconds"] for r in runs),
         "cpu_ms_per_call_median": statistics.median(r["cpu_ms_per_call"] for r in runs),
+        "thread_busy_median": statistics.median(r["thread_busy"] for r in runs),
     }
 
 
@@ -301,14 +326,15 @@ def table(summary: dict[str, dict[str, float]]) -> str:
     """The summary as a Markdown table."""
     lines = [
         "| code | utilization, median | minimum window | most in a window | limit_exceeded "
-        "| run s | CPU ms a call |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| run s | CPU ms a call | thread busy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for side, s in summary.items():
         lines.append(
             f"| {side} | {s['utilization_median']:.3f} | {s['utilization_min']:.3f} "
             f"| {s['max_per_window']:.0f} | {s['limit_exceeded_share_median']:.1%} "
-            f"| {s['run_seconds_median']:.1f} | {s['cpu_ms_per_call_median']:.1f} |"
+            f"| {s['run_seconds_median']:.1f} | {s['cpu_ms_per_call_median']:.1f} "
+            f"| {s['thread_busy_median']:.2f} |"
         )
     return "\n".join(lines)
 
