@@ -1,7 +1,9 @@
 """The database: engine and session factory, the declarative base, and a UTC timestamp type.
 
-SQLite is tuned for several processes (WAL, a busy timeout, `BEGIN IMMEDIATE` so that a writer
-takes the lock up front instead of failing half-way); PostgreSQL is used as it comes.
+SQLite is tuned for several processes (WAL, `BEGIN IMMEDIATE` so that a writer takes the lock up
+front instead of failing half-way) and for many threads of one process (`transaction` queues
+them on a lock of their own before they reach SQLite's, see `_writer_turn`); PostgreSQL is used
+as it comes.
 
 A database that cannot be used leaves as `DatabaseUnavailable`, whose one-line message names the
 fix: a URL that is not one, a scheme SQLAlchemy does not know, a driver that is not installed
@@ -12,6 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +25,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -151,7 +163,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return _create(url, parsed.get_backend_name(), pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -161,7 +173,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -172,9 +184,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            begin_immediate(conn.connection.driver_connection)
 
     return engine
+
+
+# How long a writer waits for another process's write lock before "database is locked".
+SQLITE_BUSY_SECONDS = 60.0
+# The longest pause between two tries for that lock: SQLite's own busy handler sleeps up to
+# 100 ms between tries and so hands the lock over late; the lock is held for milliseconds.
+_BUSY_POLL_MAX = 0.002
+
+
+def begin_immediate(connection: sqlite3.Connection) -> None:
+    """`BEGIN IMMEDIATE` on a SQLite connection, trying again every millisecond or two while
+    another process holds the write lock, for up to `SQLITE_BUSY_SECONDS`."""
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    pause = 0.0002
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, _BUSY_POLL_MAX)
+    finally:
+        # Every other statement keeps the long timeout (a checkpoint, a reader during recovery).
+        connection.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
 
 
 def _create(url: str, backend: str, **kwargs: Any) -> Engine:
@@ -207,5 +247,44 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
-    with session_factory(engine).begin() as session:
+    with _writer_turn(engine), session_factory(engine).begin() as session:
         yield session
+
+
+# One lock per SQLite file for the write transactions of this process's threads.
+_writer_locks: dict[str, threading.RLock] = {}
+
+
+@contextmanager
+def _writer_turn(engine: Engine) -> Iterator[None]:
+    """Held by a write transaction on a SQLite `engine` for its whole length in this process.
+
+    SQLite lets one writer in at a time. Threads that met its lock busy used to sleep in its
+    busy handler (1, 2, 5, ... up to 100 ms a try) and missed most releases: a worker's threads
+    spent more time waiting than the lock was held. Queued on a Python lock instead, the next
+    thread starts the moment the last one commits. Reentrant, so that a transaction opened
+    inside another by the same thread behaves as before (it waits on SQLite's lock); given up,
+    as SQLite's busy timeout gives up, after `SQLITE_BUSY_SECONDS`.
+    """
+    if engine.dialect.name != "sqlite" or engine.get_execution_options().get(READ_ONLY):
+        yield
+        return
+    key = str(engine.url.database)
+    # `setdefault` is atomic: two threads asking at once get the same lock.
+    lock = _writer_locks.get(key) or _writer_locks.setdefault(key, threading.RLock())
+    if not lock.acquire(timeout=SQLITE_BUSY_SECONDS):
+        locked = sqlite3.OperationalError("database is locked")
+        raise OperationalError("BEGIN IMMEDIATE", None, locked)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _forget_writer_locks() -> None:
+    # A forked child starts with one thread: a lock some other thread of the parent held is not
+    # its to wait for.
+    _writer_locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_writer_locks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from queue import Empty
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
 
 from dialer.embedded_broker import TRANSPORT, folders
 
@@ -128,3 +130,48 @@ def test_two_readers_of_one_queue_never_take_the_same_message(tmp_path: Path) ->
             with contextlib.suppress(Empty):
                 taken.append(readers[turn % 2]._get("q")["number"])
     assert sorted(taken) == list(range(20))
+
+
+def a_queue() -> Any:
+    """A direct queue `q` bound to its own exchange."""
+    return Queue("q", Exchange("q"), "q")  # type: ignore[no-untyped-call]
+
+
+def test_an_acknowledgement_lets_a_busy_consumer_take_its_next_message_at_once(
+    tmp_path: Path,
+) -> None:
+    # One message in hand (prefetch 1) and a polling interval of an hour: kombu's loop, finding
+    # no room, would sleep the hour; ours wakes when the message in hand is acknowledged.
+    options = {**folders(tmp_path / "broker"), "polling_interval": 3600}
+    queue = a_queue()
+    received: list[Any] = []
+    with Connection(  # type: ignore[no-untyped-call]
+        "filesystem://", transport=TRANSPORT, transport_options=options
+    ) as connection:
+        channel = connection.channel()
+        producer = connection.Producer(channel)
+        for number in range(2):
+            producer.publish(
+                {"number": number}, exchange=queue.exchange, routing_key="q", declare=[queue]
+            )
+        consumer = connection.Consumer(
+            queue, channel=channel, callbacks=[lambda _body, message: received.append(message)]
+        )
+        consumer.qos(prefetch_count=1)
+        consumer.consume()
+        connection.drain_events(timeout=5)
+        waiting = threading.Thread(target=connection.drain_events, daemon=True)  # until one comes
+        waiting.start()
+
+        received[0].ack()  # from this thread, as a Celery worker thread acknowledges its task
+        waiting.join(timeout=60)
+
+        assert not waiting.is_alive()
+        assert [m.payload["number"] for m in received] == [0, 1]
+
+
+def test_draining_an_empty_queue_times_out_as_celery_expects(tmp_path: Path) -> None:
+    with connect(tmp_path / "broker") as connection:
+        connection.Consumer(a_queue()).consume()
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.05)
