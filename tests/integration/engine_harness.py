@@ -135,7 +135,8 @@ class Service:
 
     def require(self) -> None:
         """Skip (or, in CI, fail) unless this machine has the tools to stop and start it."""
-        missing = [c[0] for c in (self.stop_command, self.start_command) if not shutil.which(c[0])]
+        tools = {self.stop_command[0], self.start_command[0]}
+        missing = sorted(tool for tool in tools if not shutil.which(tool))
         if missing:
             reason = f"cannot restart {self.name} here: no {', '.join(missing)}"
             if services_required():
@@ -153,21 +154,22 @@ class Service:
             self._start()
 
     def _start(self) -> None:
-        """Start it, and start it again every few seconds until it answers (bounded)."""
+        """Start it and wait until it answers (bounded); start it again only if starting
+        failed (a second start of a service still booting can disturb it)."""
         deadline = time.monotonic() + SERVICE_START_SECONDS
-        while True:
-            subprocess.run(self.start_command, check=False, capture_output=True, timeout=60)
-            started = time.monotonic()
-            while time.monotonic() - started < SERVICE_START_AGAIN:
-                if self.answers():
-                    return
-                time.sleep(POLL_SECONDS)
+        started = False
+        while not (started and self.answers()):
             if time.monotonic() > deadline:
                 pytest.fail(f"{self.name} did not answer {SERVICE_START_SECONDS} s after start")
+            if not started:
+                command = subprocess.run(
+                    self.start_command, check=False, capture_output=True, timeout=60
+                )
+                started = command.returncode == 0
+            time.sleep(POLL_SECONDS)
 
 
 SERVICE_START_SECONDS = 60
-SERVICE_START_AGAIN = 10
 
 
 def _answers(check: Callable[[], object]) -> Callable[[], bool]:
