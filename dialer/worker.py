@@ -36,6 +36,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # After a broker reconnect Celery would lower the prefetch count and raise it again from
+        # each finished task's callback, which runs in a pool thread: with py-amqp that thread's
+        # basic.qos races the event loop for the reply and the worker hangs, silent, for good.
+        "worker_enable_prefetch_count_reduction": False,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "beat_schedule": {

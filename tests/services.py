@@ -43,7 +43,10 @@ def scratch_postgres_database() -> Iterator[str]:
 
     from dialer.db import normalize_url
 
-    admin = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    # Pinged before use: PostgreSQL may have been restarted since the database was created.
+    admin = create_engine(
+        normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", pool_pre_ping=True
+    )
     name = f"dialer_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from dialer import blacklist, lifecycle
 from dialer.callapi.methods import START_METHODS
 from dialer.campaigns import create_campaign, parse_campaign
 from dialer.contacts import import_contacts
-from dialer.db import make_engine, transaction
+from dialer.db import make_engine, ping, transaction
 from dialer.migrate import ensure_schema
 from dialer.models import (
     FINAL_STATUSES,
@@ -49,7 +50,14 @@ from dialer.models import (
 )
 from dialer.runner import worker_command
 from dialer.simulator import DEFAULT_ACCESS_TOKEN, FakeCallApi, LogEntry, SimulatorServer
-from tests.services import RABBITMQ_URL, REDIS_URL, require, scratch_postgres_database
+from tests.services import (
+    POSTGRES_URL,
+    RABBITMQ_URL,
+    REDIS_URL,
+    require,
+    scratch_postgres_database,
+    services_required,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGN_NAME = "engine-it"
@@ -111,6 +119,132 @@ def _channel(url: str) -> Iterator[Any]:
 
 REDIS = Broker("Redis", REDIS_URL, "127.0.0.1", 6379)
 RABBITMQ = Broker("RabbitMQ", RABBITMQ_URL, "127.0.0.1", 5672)
+
+
+# --- services stopped and started again -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service the tests may stop and start again: the commands, and how to tell it answers."""
+
+    name: str
+    stop_command: tuple[str, ...]
+    start_command: tuple[str, ...]
+    answers: Callable[[], bool]
+
+    def require(self) -> None:
+        """Skip (or, in CI, fail) unless this machine has the tools to stop and start it."""
+        tools = {self.stop_command[0], self.start_command[0]}
+        missing = sorted(tool for tool in tools if not shutil.which(tool))
+        if missing:
+            reason = f"cannot restart {self.name} here: no {', '.join(missing)}"
+            if services_required():
+                pytest.fail(f"{reason}; DIALER_REQUIRE_SERVICES is set", pytrace=False)
+            pytest.skip(reason)
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """The service stopped for the block, and started again and answering after it,
+        whatever happened inside (others share it: the outage must stay short)."""
+        subprocess.run(self.stop_command, check=True, capture_output=True, timeout=60)
+        try:
+            yield
+        finally:
+            self._start()
+
+    def _start(self) -> None:
+        """Start it and wait until it answers (bounded); start it again only if starting
+        failed (a second start of a service still booting can disturb it)."""
+        deadline = time.monotonic() + SERVICE_START_SECONDS
+        started = False
+        while not (started and self.answers()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.name} did not answer {SERVICE_START_SECONDS} s after start")
+            if not started:
+                command = subprocess.run(
+                    self.start_command, check=False, capture_output=True, timeout=60
+                )
+                started = command.returncode == 0
+            time.sleep(POLL_SECONDS)
+
+
+SERVICE_START_SECONDS = 60
+
+
+def _answers(check: Callable[[], object]) -> Callable[[], bool]:
+    """`check()` made into a yes/no: any error means the service does not answer yet."""
+
+    def answers() -> bool:
+        try:
+            check()
+        except Exception:  # each client fails in its own way; all mean "not yet"
+            return False
+        return True
+
+    return answers
+
+
+def _redis_answers() -> None:
+    reply = subprocess.run(
+        ["redis-cli", "-p", "6379", "ping"], check=True, capture_output=True, text=True, timeout=5
+    )
+    assert reply.stdout.strip() == "PONG"
+
+
+def _rabbitmq_answers() -> None:
+    with _channel(RABBITMQ_URL) as channel:
+        channel.queue_declare("dialer-it-ping", auto_delete=True)
+
+
+def _postgres_answers() -> None:
+    engine = make_engine(POSTGRES_URL)
+    try:
+        ping(engine)
+    finally:
+        engine.dispose()
+
+
+def _postgres_cluster(action: str, *options: str) -> tuple[str, ...]:
+    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+    version = versions[-1] if versions else "?"
+    return ("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *options)
+
+
+# Without persistence, as the service runs here: a restart loses every message it held.
+REDIS_SERVICE = Service(
+    "Redis",
+    ("redis-cli", "-p", "6379", "shutdown", "nosave"),
+    (
+        "redis-server",
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "-::1",
+        "--port",
+        "6379",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ),
+    _answers(_redis_answers),
+)
+# The application only (the Erlang node stays up): durable queues and their messages survive.
+RABBITMQ_SERVICE = Service(
+    "RabbitMQ",
+    ("rabbitmqctl", "stop_app"),
+    ("rabbitmqctl", "start_app"),
+    _answers(_rabbitmq_answers),
+)
+# A fast shutdown: every session is cut, transactions in progress are rolled back.
+POSTGRES_SERVICE = Service(
+    "PostgreSQL",
+    _postgres_cluster("stop", "-m", "fast"),
+    _postgres_cluster("start"),
+    _answers(_postgres_answers),
+)
 
 
 # --- processes ------------------------------------------------------------------------------------
@@ -392,16 +526,31 @@ def external_id_of(entry: LogEntry) -> str:
     return str(entry.params["external_id"])
 
 
+def created_calls(log: Sequence[LogEntry]) -> list[LogEntry]:
+    """The start.* requests that created a call (the simulator issued a call_session_id)."""
+    return [
+        e
+        for e in log
+        if e.method in START_METHODS and e.outcome == "ok" and e.call_session_id is not None
+    ]
+
+
 def check_nobody_dialed_twice(run: EngineRun) -> None:
-    """At most one accepted start.* per number, and no external_id ever sent twice."""
-    log = starts(run.server.request_log())
-    accepted = collections.Counter(phone_of(e) for e in log if e.outcome == "ok")
-    twice = {phone: n for phone, n in accepted.items() if n > 1}
-    assert not twice, f"numbers dialed more than once: {twice}"
-    sent = collections.Counter(external_id_of(e) for e in log)
-    assert max(sent.values(), default=1) == 1, "an external_id was sent twice"
-    external_ids = [a.external_id for a in run.attempts()]
-    assert len(external_ids) == len(set(external_ids))
+    """No contact has two created calls in the simulator's log, and no two attempts share an
+    external_id.
+
+    A request that created nothing may go out again, with the same external_id (a session
+    token refused, then sent again after a new login): that dials nobody twice.
+    """
+    attempts = run.attempts()
+    contact_of = {a.external_id: a.contact_id for a in attempts}
+    assert len(contact_of) == len(attempts), "two attempts share an external_id"
+    calls = created_calls(run.server.request_log())
+    strangers = [external_id_of(e) for e in calls if external_id_of(e) not in contact_of]
+    assert not strangers, f"calls created for attempts not in the database: {strangers[:10]}"
+    per_contact = collections.Counter(contact_of[external_id_of(e)] for e in calls)
+    twice = {contact_id: n for contact_id, n in per_contact.items() if n > 1}
+    assert not twice, f"contacts dialed more than once (contact id: calls): {twice}"
 
 
 def points_per_window(log: Sequence[LogEntry], window_seconds: float) -> list[int]:

@@ -18,26 +18,17 @@ log and the database:
 from __future__ import annotations
 
 import collections
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 from dialer.callapi.methods import START_METHODS
 from dialer.models import FINAL_STATUSES, AttemptOutcome, ContactStatus
-from dialer.simulator import LogEntry
 from tests.integration.engine_harness import (
     EngineRun,
+    created_calls,
     external_id_of,
     phone_of,
     points_per_window,
 )
-
-
-def created_calls(log: Sequence[LogEntry]) -> list[LogEntry]:
-    """The start.* requests that created a call (the simulator issued a call_session_id)."""
-    return [
-        e
-        for e in log
-        if e.method in START_METHODS and e.outcome == "ok" and e.call_session_id is not None
-    ]
 
 
 def check_all_final(run: EngineRun, campaign_ids: Collection[int]) -> None:

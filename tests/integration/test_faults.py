@@ -27,11 +27,12 @@ from tests.integration.engine_harness import (
     RABBITMQ,
     REDIS,
     EngineRun,
+    created_calls,
     engine_run,
     phone_of,
     phones,
 )
-from tests.integration.fault_checks import check_run, created_calls
+from tests.integration.fault_checks import check_run
 
 pytestmark = pytest.mark.postgres
 
