@@ -31,7 +31,7 @@ from tests.integration.engine_harness import (
     phone_of,
     phones,
 )
-from tests.integration.fault_checks import check_run, created_calls
+from tests.integration.fault_checks import check_no_stalled_window, check_run, created_calls
 
 pytestmark = pytest.mark.postgres
 
@@ -178,6 +178,36 @@ def wait_final_resuming(run: EngineRun, campaign_id: int, timeout: float) -> dic
 
     run.wait_for("every contact final (resuming pauses)", final_or_resumed, timeout)
     return run.statuses(campaign_id)
+
+
+@pytest.mark.redis
+def test_hung_start_answers_cost_only_themselves_not_the_pace(tmp_path: Path) -> None:
+    everyone = phones(600)
+    # 3 % of the answers hang 8 s: far past the start.* timeout fitted to the simulator's quick
+    # answers (its 1 s floor), within the configured 20 s read timeout. Held for 20 s, the hung
+    # requests would take every one of the 12 threads for whole windows at a time.
+    fitted = {
+        **WORKER_ENV,
+        "DIALER_CALLAPI_READ_TIMEOUT": "20",
+        "DIALER_CALLAPI_START_TIMEOUT_FLOOR": "1",
+        "DIALER_STUCK_AFTER": "30",
+    }
+    api = simulator(slow_rate=0.03, slow_seconds=8.0)
+    with engine_run(tmp_path, REDIS, api, fitted) as run:
+        campaign_id = run.create_campaign(everyone)
+        run.start_dispatchers(1)
+        run.start_workers(3, concurrency=4, pool="threads")
+        statuses = run.wait_until_final(campaign_id, timeout=85)
+
+        summary("hung answers", run, statuses)
+        log = run.server.request_log()
+        hung = [e for e in log if e.fault == "slow" and e.method in START_METHODS]
+        assert len(hung) >= 5, "too few hung start.* answers to show anything"
+        # The hung calls were cut, looked up and found: placed, not unknown, not dialed again.
+        assert statuses == {"placed": len(everyone)}
+        check(run, campaign_id)
+        calls = check_no_stalled_window(run, WINDOW_SECONDS)
+        print(f"calls per {WINDOW_SECONDS:.0f} s window: {calls}")
 
 
 # --- workers that die or are stopped --------------------------------------------------------------
