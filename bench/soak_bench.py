@@ -321,6 +321,8 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 url, server, queue, args.limit, args.window, finished=finished
             ),
         }
+        # Shown before the scratch database is dropped, so that a failed drop loses nothing.
+        print(json.dumps(result), file=sys.stderr, flush=True)
         with contextlib.suppress(redis.RedisError):
             redis.Redis.from_url(BROKER_URL).delete(queue)
     return result
@@ -357,7 +359,6 @@ def main() -> None:
         for i, fit in enumerate([False, True] if args.compare else [args.fit]):
             args.fit = fit
             runs.append(run_campaign(args, Path(tmp) / f"run{i}"))
-            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     print(json.dumps({"machine": machine(), "args": vars(args), "runs": runs}, indent=2))
 
 
