@@ -75,7 +75,8 @@ class Samples:
 
 def configure(args: argparse.Namespace, database_url: str, simulator_url: str, home: Path) -> str:
     """Point this process (and the workers it starts) at one run; returns the queue's name."""
-    queue = f"soak-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    # One name per process: its Celery app learns its queue once, at the first run.
+    queue = f"soak-{os.getpid()}"
     os.environ.update(
         DIALER_DATABASE_URL=database_url,
         DIALER_BROKER_URL=BROKER_URL,
