@@ -1,8 +1,9 @@
 """Soak benchmark: a long campaign through several worker processes on PostgreSQL and Redis against
 a simulator that answers some `start.*` requests late and cuts some connections.
 
-    .venv/bin/python -m bench.soak_bench --contacts 100000 --limit 200 --window 5
-    .venv/bin/python -m bench.soak_bench --contacts 3000 --workers 1 --concurrency 4 --compare
+    .venv/bin/python -m bench.soak_bench --contacts 100000 --limit 125 --window 5
+    .venv/bin/python -m bench.soak_bench --compare --contacts 600 --limit 30 --workers 1 \
+        --concurrency 4
 
 Each run takes a fresh PostgreSQL database, its own queue on Redis db 12 (`SOAK_BROKER_URL`; not
 db 13, which `bench.pacing_bench` flushes as its counter's), the simulator in this
@@ -333,7 +334,7 @@ def parse_args() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
-    parser.add_argument("--limit", type=int, default=200, help="points per window")
+    parser.add_argument("--limit", type=int, default=125, help="points per window")
     parser.add_argument("--window", type=float, default=5.0, help="seconds in the 'minute'")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
