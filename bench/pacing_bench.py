@@ -91,7 +91,7 @@ def prepare_campaign(database_url: str, contacts: int) -> None:
 
 
 @contextmanager
-def workers(command: list[str], count: int, log: Path) -> Iterator[None]:
+def workers(command: list[str], count: int, log: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` worker processes running `command`, stopped (warm, then killed) afterwards."""
     log.parent.mkdir(parents=True, exist_ok=True)
     processes = []
@@ -102,7 +102,7 @@ def workers(command: list[str], count: int, log: Path) -> Iterator[None]:
                 subprocess.Popen(named, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
             )
     try:
-        yield
+        yield processes
     finally:
         for process in processes:
             process.terminate()

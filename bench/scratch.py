@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from dialer.db import normalize_url
 
@@ -37,9 +39,21 @@ def fresh_database(backend: str, workdir: Path) -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
         admin.dispose()
+
+
+def _drop(admin: Engine, name: str, tries: int = 15) -> None:
+    """Drop a scratch database, waiting out a server restarted meanwhile (a shared machine's)."""
+    for attempt in range(tries):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except OperationalError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(2.0)
 
 
 def run_child(module: str, args: list[str], what: str) -> dict[str, Any]:

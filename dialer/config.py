@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     password: SecretStr | None = _env("CALLAPI_PASSWORD", None)
     connect_timeout: Annotated[float, Field(gt=0)] = _env("CALLAPI_CONNECT_TIMEOUT", 5.0)
     read_timeout: Annotated[float, Field(gt=0)] = _env("CALLAPI_READ_TIMEOUT", 30.0)
+    # start.* waits for at most factor × the 95th percentile of its recent answers, never less
+    # than the floor nor more than the read timeout (dialer.callapi.answer_times).
+    fit_start_timeout: bool = _env("CALLAPI_FIT_START_TIMEOUT", True)
+    start_timeout_floor: Annotated[float, Field(gt=0)] = _env("CALLAPI_START_TIMEOUT_FLOOR", 5.0)
+    start_timeout_factor: Annotated[float, Field(ge=1)] = _env("CALLAPI_START_TIMEOUT_FACTOR", 4.0)
     method_costs: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
 
     # Beside the Call API by default: callapi.X/v4.0 → dataapi.X/v2.0 (or the simulator's port).

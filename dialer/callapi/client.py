@@ -4,6 +4,9 @@
 - The JSON-RPC exchange (tokens and login mode, errors by mnemonic, limits, timeouts, secrets
   kept out of logs) is `dialer.callapi.jsonrpc`'s, shared with the Data API client. A lost or
   unreadable answer to a `start.*` request is `AmbiguousError`: the call may exist.
+- The read timeout of `start.*` is fitted to the provider's recent answer times when
+  `answer_times` is given (`from_settings` gives one unless `DIALER_CALLAPI_FIT_START_TIMEOUT`
+  is off): a few hung answers then cost seconds each, not the whole configured read timeout.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from dialer.callapi import errors
+from dialer.callapi.answer_times import AnswerTimes
 from dialer.callapi.jsonrpc import (
     Credentials,
     EndpointClient,
@@ -80,7 +84,9 @@ class CallApiClient(EndpointClient):
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
+        answer_times: AnswerTimes | None = None,
     ) -> None:
+        self.answer_times = answer_times
         self._rpc = JsonRpcEndpoint(
             url,
             api="Call API",
@@ -90,6 +96,7 @@ class CallApiClient(EndpointClient):
             read_timeout=read_timeout,
             clock=clock,
             creates=START_METHODS,
+            answer_times=answer_times,
         )
 
     @classmethod
@@ -105,6 +112,7 @@ class CallApiClient(EndpointClient):
             transport=transport,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            answer_times=start_answer_times(settings),
         )
 
     # --- the typed helpers ---------------------------------------------------------------------
@@ -146,6 +154,17 @@ class CallApiClient(EndpointClient):
         params = {k: v for k, v in params.items() if k != TOKEN}
         validate_params(method, params, require_token=False)
         return self._rpc.request(method, params)
+
+
+def start_answer_times(settings: Settings) -> AnswerTimes | None:
+    """The tracker that fits the `start.*` read timeout, or None when fitting is off."""
+    if not settings.fit_start_timeout:
+        return None
+    return AnswerTimes(
+        floor=settings.start_timeout_floor,
+        ceiling=settings.read_timeout,
+        factor=settings.start_timeout_factor,
+    )
 
 
 # --- reading what came back ----------------------------------------------------------------------

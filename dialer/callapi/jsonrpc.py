@@ -9,7 +9,9 @@
   one place (`_transport_error`), JSON-RPC error objects by mnemonic (the endpoint's `classify`).
 - `metadata` is read from every reply, success or error: `limits` into `Reply.limits` /
   `ApiError.limits` and `JsonRpcEndpoint.last_limits`, `total_items` into `Reply.total_items`.
-- Timeouts are always set; secrets (`access_token`, `password`) never reach logs, reprs or errors.
+- Timeouts are always set; the read timeout of the `creates` methods (`start.*`) may be fitted
+  to the provider's recent answer times (`dialer.callapi.answer_times`). Secrets
+  (`access_token`, `password`) never reach logs, reprs or errors.
 
 Its length is the transport's whole contract (envelope, ids, login mode, error translation,
 secret masking) in one place, so that both clients share it rather than each half of it.
@@ -31,6 +33,7 @@ import httpx
 from pydantic import SecretStr
 
 from dialer.callapi import errors
+from dialer.callapi.answer_times import AnswerTimes
 from dialer.callapi.limits import Limits, find_limits
 from dialer.secrets import REDACTED, SECRET_KEYS, redact
 
@@ -89,7 +92,8 @@ class JsonRpcEndpoint:
     `api` names it in logs and messages ("Call API", "Data API"). `writes` says whether its
     methods may change something at the provider: when they may not (report queries), a lost
     answer is merely transient. `creates` names the methods whose unreadable answer may hide a
-    call the provider did create.
+    call the provider did create; with `answer_times`, their read timeout is the one fitted to
+    their recent answers (their cut answers are looked up like any lost one).
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class JsonRpcEndpoint:
         writes: bool = True,
         creates: Collection[str] = frozenset(),
         classify: Classify = errors.from_error_object,
+        answer_times: AnswerTimes | None = None,
     ) -> None:
         self.url = url
         self.api = api
@@ -114,6 +119,7 @@ class JsonRpcEndpoint:
         self._writes = writes
         self._creates = creates
         self._classify = classify
+        self._answer_times = answer_times
         self._logger = logging.getLogger("dialer." + _slug(api))
         self._http = httpx.Client(
             transport=transport,
@@ -232,7 +238,7 @@ class JsonRpcEndpoint:
     def _exchange(self, method: str, request_id: str, body: dict[str, Any]) -> Reply:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
-            response = self._http.post(self.url, content=content, headers=HEADERS)
+            response = self._post(method, content)
         except httpx.HTTPError as exc:
             raise self._transport_error(method, exc) from exc
         reply_body = self._json_rpc_body(method, response)
@@ -262,6 +268,26 @@ class JsonRpcEndpoint:
             request_id=request_id,
             total_items=_total_items(result),
         )
+
+    def _post(self, method: str, content: bytes) -> httpx.Response:
+        """POST one request, with the fitted read timeout for a `creates` method."""
+        times = self._answer_times if method in self._creates else None
+        if times is None:
+            return self._http.post(self.url, content=content, headers=HEADERS)
+        read = times.timeout()
+        configured = self._http.timeout
+        timeout = httpx.Timeout(
+            connect=configured.connect, read=read, write=configured.write, pool=configured.pool
+        )
+        started = times.clock()
+        try:
+            response = self._http.post(self.url, content=content, headers=HEADERS, timeout=timeout)
+        except httpx.ReadTimeout:
+            # Censored at the timeout: all we know is that the answer takes at least that long.
+            times.record(read)
+            raise
+        times.record(times.clock() - started)
+        return response
 
     # --- translating what came back --------------------------------------------------------------
 

@@ -13,15 +13,20 @@ log and the database:
   holds a session id the log never issued;
 - the points budget held: no window spent more than its limit, and limit_exceeded (other than
   the simulator's injected bursts) came back for under `rare` of the requests.
+
+And one about pace, for runs whose provider answers some requests late: no window stalls, i.e.
+every simulator window between the first and the last call's saw a call created.
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Collection
+import math
+from collections.abc import Collection, Sequence
 
 from dialer.callapi.methods import START_METHODS
 from dialer.models import FINAL_STATUSES, AttemptOutcome, ContactStatus
+from dialer.simulator import LogEntry
 from tests.integration.engine_harness import (
     EngineRun,
     created_calls,
@@ -29,6 +34,27 @@ from tests.integration.engine_harness import (
     phone_of,
     points_per_window,
 )
+
+
+def calls_per_window(log: Sequence[LogEntry], window_seconds: float) -> list[int]:
+    """Calls created in each of the simulator's fixed windows (they start at the first request),
+    up to the window of the last call."""
+    if not log:
+        return []
+    first = log[0].time
+    created = collections.Counter(
+        math.floor((e.time - first) / window_seconds) for e in created_calls(log)
+    )
+    return [created[i] for i in range(max(created, default=-1) + 1)]
+
+
+def check_no_stalled_window(run: EngineRun, window_seconds: float) -> list[int]:
+    """Every window after the first, while contacts remained, created a call; returns the calls
+    per window."""
+    calls = calls_per_window(run.server.request_log(), window_seconds)
+    stalled = [i for i, n in enumerate(calls) if i > 0 and n == 0]
+    assert not stalled, f"windows {stalled} created no call: {calls}"
+    return calls
 
 
 def check_all_final(run: EngineRun, campaign_ids: Collection[int]) -> None:
