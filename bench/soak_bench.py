@@ -157,7 +157,7 @@ def open_contacts(database_url: str) -> int:
 
 def windows(log: Sequence[Any], window: float, limit: int) -> dict[str, Any]:
     """Points and calls per full simulator window (they start at the first request), ÷ limit."""
-    from tests.integration.fault_checks import created_calls
+    from tests.integration.engine_harness import created_calls
 
     first = log[0].time
     points: collections.Counter[int] = collections.Counter()
