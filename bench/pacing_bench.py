@@ -276,15 +276,21 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=3000, help="for the throughput run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--parts",
+        default="utilization,throughput,noop",
+        help="which parts to run, comma-separated (the ratio needs throughput and noop)",
+    )
     args = parser.parse_args()
+    parts = {"utilization": utilization, "throughput": throughput, "noop": noop_baseline}
+    chosen = [name.strip() for name in args.parts.split(",")]
     results: dict[str, list[dict[str, Any]]] = {"utilization": [], "throughput": [], "noop": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
             workdir = Path(tmp) / f"run{i}"
-            results["utilization"].append(utilization(args, workdir))
-            results["throughput"].append(throughput(args, workdir))
-            results["noop"].append(noop_baseline(args, workdir))
-            print(json.dumps({k: v[-1] for k, v in results.items()}), file=sys.stderr)
+            for name in chosen:
+                results[name].append(parts[name](args, workdir))
+            print(json.dumps({k: v[-1] for k, v in results.items() if v}), file=sys.stderr)
     summary = summarize(results)
     print(
         json.dumps(
@@ -295,20 +301,22 @@ def main() -> None:
 
 
 def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    """Medians over the repeats, and the ratio of pipeline to bare Celery."""
+    """Medians over the repeats of the parts that ran, and the ratio of pipeline to bare Celery."""
     med = statistics.median
-    calls = med(r["calls_per_second"] for r in results["throughput"])
-    noop = med(r["tasks_per_second"] for r in results["noop"])
-    return {
-        "utilization_median": med(r["utilization_median"] for r in results["utilization"]),
-        "utilization_min": min(r["utilization_min"] for r in results["utilization"]),
-        "limit_exceeded_share_median": med(
-            r["limit_exceeded_share"] for r in results["utilization"]
-        ),
-        "calls_per_second_median": calls,
-        "noop_tasks_per_second_median": noop,
-        "pipeline_to_noop_ratio": calls / noop,
-    }
+    summary: dict[str, float] = {}
+    if runs := results["utilization"]:
+        summary["utilization_median"] = med(r["utilization_median"] for r in runs)
+        summary["utilization_min"] = min(r["utilization_min"] for r in runs)
+        summary["limit_exceeded_share_median"] = med(r["limit_exceeded_share"] for r in runs)
+    if runs := results["throughput"]:
+        summary["calls_per_second_median"] = med(r["calls_per_second"] for r in runs)
+    if runs := results["noop"]:
+        summary["noop_tasks_per_second_median"] = med(r["tasks_per_second"] for r in runs)
+    if results["throughput"] and results["noop"]:
+        summary["pipeline_to_noop_ratio"] = (
+            summary["calls_per_second_median"] / summary["noop_tasks_per_second_median"]
+        )
+    return summary
 
 
 if __name__ == "__main__":

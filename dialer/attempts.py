@@ -23,6 +23,7 @@ from dialer.callapi.limits import Limits
 from dialer.config import Settings
 from dialer.db import transaction
 from dialer.dispositions import Disposition
+from dialer.lease import Lease
 from dialer.models import (
     Attempt,
     AttemptOutcome,
@@ -50,20 +51,25 @@ def open_attempt(
         contact = session.get(Contact, contact_id, with_for_update=True)
         if contact is None or contact.status != expected:
             return None
-        attempt = Attempt(
-            external_id=plan.params["external_id"],
-            contact_id=contact_id,
-            campaign_id=plan.campaign_id,
-            method=plan.method,
-            params=redact(plan.params),
-            requested_at=now,
-        )
-        session.add(attempt)
-        contact.status = ContactStatus.DIALING
-        contact.requests += 1
-        contact.last_attempt_at = now
-        session.flush()
-        return attempt.id
+        return add_attempt(session, contact, plan, now)
+
+
+def add_attempt(session: Session, contact: Contact, plan: Plan, now: dt.datetime) -> int:
+    """Add the attempt row of `plan` and mark the (locked) contact `dialing`; the attempt's id."""
+    attempt = Attempt(
+        external_id=plan.params["external_id"],
+        contact_id=contact.id,
+        campaign_id=plan.campaign_id,
+        method=plan.method,
+        params=redact(plan.params),
+        requested_at=now,
+    )
+    session.add(attempt)
+    contact.status = ContactStatus.DIALING
+    contact.requests += 1
+    contact.last_attempt_at = now
+    session.flush()
+    return attempt.id
 
 
 def close_attempt(
@@ -76,8 +82,10 @@ def close_attempt(
     limits: Limits | None = None,
     call_session_id: int | None = None,
     error: CallApiError | None = None,
+    lease: Lease | None = None,
 ) -> None:
-    """Record what the attempt came to (if it is still open) and apply the policy's row."""
+    """Record what the attempt came to (if it is still open) and apply the policy's row; the
+    points are settled through the process's `lease` when given, else on the row itself."""
     rule = policy.rule_for(verdict)
     with transaction(engine) as session:
         closed = session.execute(
@@ -103,7 +111,10 @@ def close_attempt(
             move_contact(session, campaign, contact, verdict, now, error)
         _maybe_pause(session, campaign, rule, error, now)
     refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
-    pacing.settle(engine, settings, now, limits, refund_of)
+    if lease is not None:
+        lease.settle(engine, now, limits, refund_of)
+    else:
+        pacing.settle(engine, settings, now, limits, refund_of)
 
 
 def _report_status(settings: Settings, outcome: AttemptOutcome) -> ReportStatus | None:

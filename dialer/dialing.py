@@ -86,13 +86,14 @@ def _begin_soon(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Tic
 def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket | Turn:
     """Check the contact is still ours to dial, take its points, and commit the attempt row.
 
-    Three short transactions, so that the shared budget row is never locked while anything else
-    is: the check, the reservation, and the attempt (which checks the contact once more).
+    With points in this process's lease, that is one transaction. Without, three, so that the
+    shared budget row is never locked while anything else is: the check, the reservation, and
+    the attempt (which checks the contact once more).
     """
     now = dialer.now()
-    match _plan(dialer, contact_id, expected, now):
-        case Turn() as stop:
-            return stop
+    match _plan_and_open(dialer, contact_id, expected, now):
+        case Turn() | Ticket() as done:
+            return done
         case Plan() as plan:
             return _open(dialer, contact_id, expected, plan, now)
 
@@ -101,40 +102,64 @@ def _open(
     dialer: Dialer, contact_id: int, expected: ContactStatus, plan: Plan, now: dt.datetime
 ) -> Ticket | Turn:
     """Reserve the plan's points and commit its attempt; `NoPoints` until the reset if none."""
-    reservation = pacing.take(dialer.engine, dialer.settings, plan.cost, now)
+    reservation = dialer.lease.take(dialer.engine, plan.cost, now)
     if not reservation.granted:
         assert reservation.wait_until is not None
         raise NoPoints(reservation.wait_until, now, reservation.reason or "minute")
     attempt_id = attempts.open_attempt(dialer.engine, contact_id, expected, plan, now)
     if attempt_id is None:
         # Another worker got there between our check and now (a duplicate wake-up).
-        pacing.settle(dialer.engine, dialer.settings, now, None, (plan.cost, reservation))
+        dialer.lease.refund(dialer.engine, plan.cost, reservation, now)
         return Turn.SKIPPED
+    return _ticket(attempt_id, contact_id, plan, reservation)
+
+
+def _ticket(
+    attempt_id: int, contact_id: int, plan: Plan, reservation: pacing.Reservation
+) -> Ticket:
     return Ticket(
         attempt_id, contact_id, plan.campaign_id, plan.method, plan.params, reservation, plan.cost
     )
 
 
-def _plan(
+def _plan_and_open(
     dialer: Dialer, contact_id: int, expected: ContactStatus, now: dt.datetime
-) -> Plan | Turn:
-    """Whether the contact is to be dialed now, and with what; if not, put it where it belongs."""
+) -> Plan | Ticket | Turn:
+    """Plan the request; when the lease has its points, commit the attempt in the same
+    transaction (a Ticket), else return the Plan for the reservation to be taken first."""
     with transaction(dialer.engine) as session:
         contact = session.get(Contact, contact_id, with_for_update=True)
         if contact is None or contact.status != expected:
             return Turn.SKIPPED
-        campaign = session.get_one(Campaign, contact.campaign_id)
-        stop = _not_now(session, campaign, contact, now)
-        if stop is not None:
-            return stop
+        plan = _plan(session, dialer, contact, now)
+        if isinstance(plan, Turn):
+            return plan
+        reservation = dialer.lease.take_held(plan.cost, now)
+        if reservation is None:
+            return plan
         try:
-            params = _request_params(campaign, contact)
-        except (InvalidParams, templates.TemplateError) as exc:
-            contact.status = ContactStatus.FAILED
-            contact.error_mnemonic = getattr(exc, "mnemonic", "invalid_parameter_value")
-            contact.error_message = str(exc)
-            return Turn.FAILED
-        return Plan(campaign.id, campaign.method, params, dialer.settings.cost(campaign.method))
+            attempt_id = attempts.add_attempt(session, contact, plan, now)
+        except BaseException:
+            dialer.lease.refund(dialer.engine, plan.cost, reservation, now)
+            raise
+    return _ticket(attempt_id, contact_id, plan, reservation)
+
+
+def _plan(session: Session, dialer: Dialer, contact: Contact, now: dt.datetime) -> Plan | Turn:
+    """Whether the locked contact is to be dialed now, and with what; if not, put it where it
+    belongs."""
+    campaign = session.get_one(Campaign, contact.campaign_id)
+    stop = _not_now(session, campaign, contact, now)
+    if stop is not None:
+        return stop
+    try:
+        params = _request_params(campaign, contact)
+    except (InvalidParams, templates.TemplateError) as exc:
+        contact.status = ContactStatus.FAILED
+        contact.error_mnemonic = getattr(exc, "mnemonic", "invalid_parameter_value")
+        contact.error_message = str(exc)
+        return Turn.FAILED
+    return Plan(campaign.id, campaign.method, params, dialer.settings.cost(campaign.method))
 
 
 def _not_now(
@@ -182,7 +207,14 @@ def _send(dialer: Dialer, ticket: Ticket) -> Turn:
         verdict = policy.outcome_of(exc)
         limits = exc.limits if isinstance(exc, ApiError) else None
         attempts.close_attempt(
-            dialer.engine, dialer.settings, ticket, verdict, dialer.now(), limits=limits, error=exc
+            dialer.engine,
+            dialer.settings,
+            ticket,
+            verdict,
+            dialer.now(),
+            limits=limits,
+            error=exc,
+            lease=dialer.lease,
         )
         rule = policy.rule_for(verdict)
         if rule.again_now:
@@ -196,5 +228,6 @@ def _send(dialer: Dialer, ticket: Ticket) -> Turn:
         dialer.now(),
         limits=started.limits,
         call_session_id=started.call_session_id,
+        lease=dialer.lease,
     )
     return Turn.PLACED
