@@ -207,5 +207,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
-    with session_factory(engine).begin() as session:
+    # A plain Session, not a sessionmaker: making one builds a class, a cost paid per transaction.
+    with Session(bind=engine, expire_on_commit=False) as session, session.begin():
         yield session

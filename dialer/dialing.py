@@ -17,14 +17,21 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
 
-from dialer import attempts, blacklist, pacing, policy, templates, windows
+from dialer import attempts, pacing, policy, templates, windows
 from dialer.callapi.errors import AmbiguousError, ApiError, CallApiError, InvalidParams
 from dialer.callapi.methods import validate_params
 from dialer.db import transaction
 from dialer.lookup import confirm, resolve_attempt
-from dialer.models import AttemptOutcome, Campaign, CampaignState, Contact, ContactStatus
+from dialer.models import (
+    AttemptOutcome,
+    BlacklistEntry,
+    Campaign,
+    CampaignState,
+    Contact,
+    ContactStatus,
+)
 from dialer.options import CampaignOptions
 from dialer.policy import Move
 from dialer.retry import RetryAfter, budget_retrying, request_retrying
@@ -128,10 +135,11 @@ def _plan_and_open(
     """Plan the request; when the lease has its points, commit the attempt in the same
     transaction (a Ticket), else return the Plan for the reservation to be taken first."""
     with transaction(dialer.engine) as session:
-        contact = session.get(Contact, contact_id, with_for_update=True)
-        if contact is None or contact.status != expected:
+        found = session.execute(_contact_campaign_blacklisted(contact_id)).one_or_none()
+        if found is None or found.Contact.status != expected:
             return Turn.SKIPPED
-        plan = _plan(session, dialer, contact, now)
+        contact = found.Contact
+        plan = _plan(dialer, found.Campaign, contact, found.blacklisted, now)
         if isinstance(plan, Turn):
             return plan
         reservation = dialer.lease.take_held(plan.cost, now)
@@ -145,11 +153,26 @@ def _plan_and_open(
     return _ticket(attempt_id, contact_id, plan, reservation)
 
 
-def _plan(session: Session, dialer: Dialer, contact: Contact, now: dt.datetime) -> Plan | Turn:
+def _contact_campaign_blacklisted(contact_id: int) -> Select[Contact, Campaign, bool]:
+    """The contact (locked), its campaign, and whether its number is on the local blacklist:
+    one round trip. The blacklist may have changed since import: it is read again here, right
+    before each request."""
+    listed = BlacklistEntry.phone.is_not(None).label("blacklisted")
+    return (
+        select(Contact, Campaign, listed)
+        .join(Campaign, Campaign.id == Contact.campaign_id)
+        .outerjoin(BlacklistEntry, BlacklistEntry.phone == Contact.phone)
+        .where(Contact.id == contact_id)
+        .with_for_update(of=Contact)
+    )
+
+
+def _plan(
+    dialer: Dialer, campaign: Campaign, contact: Contact, blacklisted: bool, now: dt.datetime
+) -> Plan | Turn:
     """Whether the locked contact is to be dialed now, and with what; if not, put it where it
     belongs."""
-    campaign = session.get_one(Campaign, contact.campaign_id)
-    stop = _not_now(session, campaign, contact, now)
+    stop = _not_now(campaign, contact, blacklisted, now)
     if stop is not None:
         return stop
     try:
@@ -163,7 +186,7 @@ def _plan(session: Session, dialer: Dialer, contact: Contact, now: dt.datetime) 
 
 
 def _not_now(
-    session: Session, campaign: Campaign, contact: Contact, now: dt.datetime
+    campaign: Campaign, contact: Contact, blacklisted: bool, now: dt.datetime
 ) -> Turn | None:
     """Why this contact must not be dialed at this moment, having put it where it belongs."""
     if campaign.state == CampaignState.CANCELLED:
@@ -172,8 +195,7 @@ def _not_now(
     if campaign.state != CampaignState.RUNNING:
         contact.status = ContactStatus.PENDING
         return Turn.CAMPAIGN_NOT_RUNNING
-    # The blacklist may have changed since import: it is checked again right before each request.
-    if blacklist.is_blacklisted(session, contact.phone):
+    if blacklisted:
         contact.status = ContactStatus.BLACKLISTED
         contact.error_mnemonic = "blacklisted"
         contact.error_message = "the number is on the local blacklist"
