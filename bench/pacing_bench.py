@@ -37,8 +37,8 @@ from bench.scratch import fresh_database
 from dialer.simulator import DEFAULT_ACCESS_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
-BROKER_URL = "redis://127.0.0.1:6379/14"
-COUNTER_URL = "redis://127.0.0.1:6379/13"
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+COUNTER_URL = os.environ.get("BENCH_COUNTER_URL", "redis://127.0.0.1:6379/13")
 CAMPAIGN = """
 name = "bench"
 method = "start.informer_call"
