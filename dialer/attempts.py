@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from dialer import blacklist, pacing, policy
@@ -24,6 +24,7 @@ from dialer.campaigns import learn_tts_limit
 from dialer.config import Settings
 from dialer.db import transaction
 from dialer.dispositions import Disposition
+from dialer.lease import Lease
 from dialer.models import (
     Attempt,
     AttemptOutcome,
@@ -51,20 +52,33 @@ def open_attempt(
         contact = session.get(Contact, contact_id, with_for_update=True)
         if contact is None or contact.status != expected:
             return None
-        attempt = Attempt(
+        return add_attempt(session, contact, plan, now)
+
+
+def add_attempt(session: Session, contact: Contact, plan: Plan, now: dt.datetime) -> int:
+    """Add the attempt row of `plan` and mark the (locked) contact `dialing`; the attempt's id.
+
+    Two plain statements rather than the unit of work: this runs once per request.
+    """
+    attempt_id = session.execute(
+        insert(Attempt)
+        .values(
             external_id=plan.params["external_id"],
-            contact_id=contact_id,
+            contact_id=contact.id,
             campaign_id=plan.campaign_id,
             method=plan.method,
             params=redact(plan.params),
             requested_at=now,
         )
-        session.add(attempt)
-        contact.status = ContactStatus.DIALING
-        contact.requests += 1
-        contact.last_attempt_at = now
-        session.flush()
-        return attempt.id
+        .returning(Attempt.id)
+    ).scalar_one()
+    session.execute(
+        update(Contact)
+        .where(Contact.id == contact.id)
+        .values(status=ContactStatus.DIALING, requests=Contact.requests + 1, last_attempt_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return attempt_id
 
 
 def close_attempt(
@@ -77,8 +91,10 @@ def close_attempt(
     limits: Limits | None = None,
     call_session_id: int | None = None,
     error: CallApiError | None = None,
+    lease: Lease | None = None,
 ) -> None:
-    """Record what the attempt came to (if it is still open) and apply the policy's row."""
+    """Record what the attempt came to (if it is still open) and apply the policy's row; the
+    points are settled through the process's `lease` when given, else on the row itself."""
     rule = policy.rule_for(verdict)
     with transaction(engine) as session:
         closed = session.execute(
@@ -91,12 +107,17 @@ def close_attempt(
                 limits=limits.as_dict() if limits else None,
                 report_status=_report_status(settings, verdict),
                 **_error_columns(error),
-            )
+            ),
+            execution_options={"synchronize_session": False},
         )
         if getattr(closed, "rowcount", 0) != 1:
             return  # someone else recorded it first, and settled its points
-        contact = session.get_one(Contact, ticket.contact_id, with_for_update=True)
-        campaign = session.get_one(Campaign, ticket.campaign_id)
+        contact, campaign = session.execute(
+            select(Contact, Campaign)
+            .join(Campaign, Campaign.id == Contact.campaign_id)
+            .where(Contact.id == ticket.contact_id)
+            .with_for_update(of=Contact)
+        ).one()
         _note_error(contact, error)
         if not rule.counts_request:
             contact.requests -= 1
@@ -105,7 +126,10 @@ def close_attempt(
         learn_tts_limit(session, campaign, error)
         _maybe_pause(session, campaign, rule, error, now)
     refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
-    pacing.settle(engine, settings, now, limits, refund_of)
+    if lease is not None:
+        lease.settle(engine, now, limits, refund_of)
+    else:
+        pacing.settle(engine, settings, now, limits, refund_of)
 
 
 def _report_status(settings: Settings, outcome: AttemptOutcome) -> ReportStatus | None:

@@ -32,7 +32,7 @@ from sqlalchemy.exc import (
     OperationalError,
     SQLAlchemyError,
 )
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -239,15 +239,15 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory bound to `engine`; objects stay usable after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
-
-
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
-    with _writer_turn(engine), session_factory(engine).begin() as session:
+    # A plain Session, not a sessionmaker: making one builds a class, a cost paid per transaction.
+    with (
+        _writer_turn(engine),
+        Session(bind=engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 

@@ -17,14 +17,21 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
 
-from dialer import attempts, blacklist, campaigns, pacing, policy, templates, windows
+from dialer import attempts, campaigns, pacing, policy, templates, windows
 from dialer.callapi.errors import AmbiguousError, ApiError, CallApiError, InvalidParams
 from dialer.callapi.methods import validate_params
 from dialer.db import transaction
 from dialer.lookup import confirm, resolve_attempt
-from dialer.models import AttemptOutcome, Campaign, CampaignState, Contact, ContactStatus
+from dialer.models import (
+    AttemptOutcome,
+    BlacklistEntry,
+    Campaign,
+    CampaignState,
+    Contact,
+    ContactStatus,
+)
 from dialer.options import CampaignOptions
 from dialer.policy import Move
 from dialer.retry import RetryAfter, budget_retrying, request_retrying
@@ -86,13 +93,14 @@ def _begin_soon(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Tic
 def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket | Turn:
     """Check the contact is still ours to dial, take its points, and commit the attempt row.
 
-    Three short transactions, so that the shared budget row is never locked while anything else
-    is: the check, the reservation, and the attempt (which checks the contact once more).
+    With points in this process's lease, that is one transaction. Without, three, so that the
+    shared budget row is never locked while anything else is: the check, the reservation, and
+    the attempt (which checks the contact once more).
     """
     now = dialer.now()
-    match _plan(dialer, contact_id, expected, now):
-        case Turn() as stop:
-            return stop
+    match _plan_and_open(dialer, contact_id, expected, now):
+        case Turn() | Ticket() as done:
+            return done
         case Plan() as plan:
             return _open(dialer, contact_id, expected, plan, now)
 
@@ -101,45 +109,85 @@ def _open(
     dialer: Dialer, contact_id: int, expected: ContactStatus, plan: Plan, now: dt.datetime
 ) -> Ticket | Turn:
     """Reserve the plan's points and commit its attempt; `NoPoints` until the reset if none."""
-    reservation = pacing.take(dialer.engine, dialer.settings, plan.cost, now)
+    reservation = dialer.lease.take(dialer.engine, plan.cost, now)
     if not reservation.granted:
         assert reservation.wait_until is not None
         raise NoPoints(reservation.wait_until, now, reservation.reason or "minute")
     attempt_id = attempts.open_attempt(dialer.engine, contact_id, expected, plan, now)
     if attempt_id is None:
         # Another worker got there between our check and now (a duplicate wake-up).
-        pacing.settle(dialer.engine, dialer.settings, now, None, (plan.cost, reservation))
+        dialer.lease.refund(dialer.engine, plan.cost, reservation, now)
         return Turn.SKIPPED
+    return _ticket(attempt_id, contact_id, plan, reservation)
+
+
+def _ticket(
+    attempt_id: int, contact_id: int, plan: Plan, reservation: pacing.Reservation
+) -> Ticket:
     return Ticket(
         attempt_id, contact_id, plan.campaign_id, plan.method, plan.params, reservation, plan.cost
     )
 
 
-def _plan(
+def _plan_and_open(
     dialer: Dialer, contact_id: int, expected: ContactStatus, now: dt.datetime
-) -> Plan | Turn:
-    """Whether the contact is to be dialed now, and with what; if not, put it where it belongs."""
+) -> Plan | Ticket | Turn:
+    """Plan the request; when the lease has its points, commit the attempt in the same
+    transaction (a Ticket), else return the Plan for the reservation to be taken first."""
     with transaction(dialer.engine) as session:
-        contact = session.get(Contact, contact_id, with_for_update=True)
-        if contact is None or contact.status != expected:
+        found = session.execute(_contact_campaign_blacklisted(contact_id)).one_or_none()
+        if found is None or found.Contact.status != expected:
             return Turn.SKIPPED
-        campaign = session.get_one(Campaign, contact.campaign_id)
-        stop = _not_now(session, campaign, contact, now)
-        if stop is not None:
-            return stop
+        contact = found.Contact
+        plan = _plan(dialer, found.Campaign, contact, found.blacklisted, now)
+        if isinstance(plan, Turn):
+            return plan
+        reservation = dialer.lease.take_held(plan.cost, now)
+        if reservation is None:
+            return plan
         try:
-            params = _request_params(campaign, contact)
-            campaigns.tts_refusal(campaign, params)
-        except (InvalidParams, templates.TemplateError) as exc:
-            contact.status = ContactStatus.FAILED
-            contact.error_mnemonic = getattr(exc, "mnemonic", "invalid_parameter_value")
-            contact.error_message = str(exc)
-            return Turn.FAILED
-        return Plan(campaign.id, campaign.method, params, dialer.settings.cost(campaign.method))
+            attempt_id = attempts.add_attempt(session, contact, plan, now)
+        except BaseException:
+            dialer.lease.refund(dialer.engine, plan.cost, reservation, now)
+            raise
+    return _ticket(attempt_id, contact_id, plan, reservation)
+
+
+def _contact_campaign_blacklisted(contact_id: int) -> Select[Contact, Campaign, bool]:
+    """The contact (locked), its campaign, and whether its number is on the local blacklist:
+    one round trip. The blacklist may have changed since import: it is read again here, right
+    before each request."""
+    listed = BlacklistEntry.phone.is_not(None).label("blacklisted")
+    return (
+        select(Contact, Campaign, listed)
+        .join(Campaign, Campaign.id == Contact.campaign_id)
+        .outerjoin(BlacklistEntry, BlacklistEntry.phone == Contact.phone)
+        .where(Contact.id == contact_id)
+        .with_for_update(of=Contact)
+    )
+
+
+def _plan(
+    dialer: Dialer, campaign: Campaign, contact: Contact, blacklisted: bool, now: dt.datetime
+) -> Plan | Turn:
+    """Whether the locked contact is to be dialed now, and with what; if not, put it where it
+    belongs."""
+    stop = _not_now(campaign, contact, blacklisted, now)
+    if stop is not None:
+        return stop
+    try:
+        params = _request_params(campaign, contact)
+        campaigns.tts_refusal(campaign, params)
+    except (InvalidParams, templates.TemplateError) as exc:
+        contact.status = ContactStatus.FAILED
+        contact.error_mnemonic = getattr(exc, "mnemonic", "invalid_parameter_value")
+        contact.error_message = str(exc)
+        return Turn.FAILED
+    return Plan(campaign.id, campaign.method, params, dialer.settings.cost(campaign.method))
 
 
 def _not_now(
-    session: Session, campaign: Campaign, contact: Contact, now: dt.datetime
+    campaign: Campaign, contact: Contact, blacklisted: bool, now: dt.datetime
 ) -> Turn | None:
     """Why this contact must not be dialed at this moment, having put it where it belongs."""
     if campaign.state == CampaignState.CANCELLED:
@@ -148,8 +196,7 @@ def _not_now(
     if campaign.state != CampaignState.RUNNING:
         contact.status = ContactStatus.PENDING
         return Turn.CAMPAIGN_NOT_RUNNING
-    # The blacklist may have changed since import: it is checked again right before each request.
-    if blacklist.is_blacklisted(session, contact.phone):
+    if blacklisted:
         contact.status = ContactStatus.BLACKLISTED
         contact.error_mnemonic = "blacklisted"
         contact.error_message = "the number is on the local blacklist"
@@ -183,7 +230,14 @@ def _send(dialer: Dialer, ticket: Ticket) -> Turn:
         verdict = policy.outcome_of(exc)
         limits = exc.limits if isinstance(exc, ApiError) else None
         attempts.close_attempt(
-            dialer.engine, dialer.settings, ticket, verdict, dialer.now(), limits=limits, error=exc
+            dialer.engine,
+            dialer.settings,
+            ticket,
+            verdict,
+            dialer.now(),
+            limits=limits,
+            error=exc,
+            lease=dialer.lease,
         )
         rule = policy.rule_for(verdict)
         if rule.again_now:
@@ -197,5 +251,6 @@ def _send(dialer: Dialer, ticket: Ticket) -> Turn:
         dialer.now(),
         limits=started.limits,
         call_session_id=started.call_session_id,
+        lease=dialer.lease,
     )
     return Turn.PLACED

@@ -27,7 +27,7 @@ from dialer.models import Budget
 
 DAY_SECONDS = 86_400.0
 # Two readings of the same window's reset differ by network latency; more than this is a new one.
-_SAME_WINDOW = dt.timedelta(seconds=1)
+SAME_WINDOW = dt.timedelta(seconds=1)
 
 
 class Account(Protocol):
@@ -132,7 +132,7 @@ def reserve(budget: Budget, cost: int, now: dt.datetime) -> Reservation:
 def refund(budget: Budget, cost: int, reservation: Reservation, now: dt.datetime) -> None:
     """Give back points a request did not cost, if their window is still the current one."""
     roll(budget, now)
-    if abs(budget.minute_reset_at - reservation.window_reset_at) <= _SAME_WINDOW:
+    if abs(budget.minute_reset_at - reservation.window_reset_at) <= SAME_WINDOW:
         budget.minute_remaining = min(budget.minute_limit, budget.minute_remaining + cost)
     budget.day_remaining = min(budget.day_limit, budget.day_remaining + cost)
 
@@ -165,7 +165,7 @@ def _merge(
     if their_reset <= now:
         # The reply describes a window that has ended since (it crossed a reset in flight).
         return ours, our_reset
-    if their_reset > our_reset + _SAME_WINDOW:
+    if their_reset > our_reset + SAME_WINDOW:
         # The provider is already in a later window than ours: its count is the whole truth.
         return theirs, their_reset
     # Same window (or our guess of its length was too long): reservations still in flight are in
@@ -174,7 +174,7 @@ def _merge(
 
 
 @contextmanager
-def _budget_transaction(engine: Engine) -> Iterator[Session]:
+def budget_transaction(engine: Engine) -> Iterator[Session]:
     """A transaction on the budget row alone, committed without waiting for the disk.
 
     The row is the one every request serializes on, so its commits must be quick; losing the
@@ -189,7 +189,7 @@ def _budget_transaction(engine: Engine) -> Iterator[Session]:
 
 def take(engine: Engine, settings: Account, cost: int, now: dt.datetime) -> Reservation:
     """Reserve `cost` points in a transaction of its own."""
-    with _budget_transaction(engine) as session:
+    with budget_transaction(engine) as session:
         return reserve(load(session, settings, now), cost, now)
 
 
@@ -203,7 +203,7 @@ def settle(
     """After a reply: take the provider's numbers, and give back what the request did not cost."""
     if limits is None and refund_of is None:
         return
-    with _budget_transaction(engine) as session:
+    with budget_transaction(engine) as session:
         budget = load(session, settings, now)
         if limits is not None:
             observe(budget, limits, now, now)

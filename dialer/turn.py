@@ -19,6 +19,7 @@ from dialer import pacing
 from dialer.callapi.client import CallApiClient
 from dialer.config import Settings
 from dialer.db import utcnow
+from dialer.lease import Lease
 
 
 @dataclass
@@ -33,6 +34,11 @@ class Dialer:
     # A worker holding a wake-up waits this long at most for the budget's reset; a longer wait
     # hands the contact back to the dispatcher instead of occupying the worker.
     max_inline_wait: float = 3.0
+    # Points this process took ahead from the shared budget (see `dialer.lease`).
+    lease: Lease = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lease = Lease(self.settings)
 
 
 class Turn(enum.StrEnum):

@@ -11,6 +11,7 @@ becomes Celery's process-wide current app. `worker_argv()` is the one worker com
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -18,13 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_init, worker_process_init
+from celery.signals import (
+    celeryd_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from kombu.connection import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from dialer import db, dialing, dispatch, doctor, embedded_broker, migrate, outcome_collection
 from dialer.callapi.client import CallApiClient
 from dialer.config import ConfigError, Settings, get_settings
 from dialer.dialing import Dialer
+
+log = logging.getLogger("dialer.worker")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -137,10 +146,31 @@ def current_dialer() -> Dialer:
             settings = get_settings()
             _process["dialer"] = Dialer(
                 settings=settings,
-                engine=db.engine_for(settings.database_url),
+                # Its own pool, larger than the threads that share it: a pool smaller than
+                # them opens and closes a connection for every transaction beyond its size.
+                engine=db.make_engine(settings.database_url, **_DIALER_POOL),
                 client=CallApiClient.from_settings(settings),
             )
         return _process["dialer"]
+
+
+_DIALER_POOL = {"pool_size": 16, "max_overflow": 16}
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _give_back_points(**_: Any) -> None:
+    # Points this process took ahead go back to the shared budget for the other processes; if
+    # the database is gone, they come back to the minute at its reset, and at most a lease of
+    # them is missing from the day.
+    dialer = _process.get("dialer")
+    if dialer is None:
+        return
+    try:
+        dialer.lease.release(dialer.engine, dialer.now())
+    except SQLAlchemyError as exc:
+        log.warning("could not give back the points held by this process: %s", exc)
+    dialer.engine.dispose()
 
 
 @worker_process_init.connect
