@@ -9,7 +9,8 @@ error's class, which the mnemonic chose); its row in `POLICY` then says everythi
     transient       tried again now; then redialed  refunded  -                 counted counted
                     after [retry]'s delay, or failed when no round is left
     unreachable     tried again now; then pending   refunded  paused after      -       -
-                    after [retry]'s delay                     UNREACHABLE_STREAK in a row
+    (not sent, or   after [retry]'s delay                     UNREACHABLE_STREAK in a row
+    an HTTP 500/503 page)
     rate_limited    pending until the named reset   provider's count stands     -       -
     contact_error   failed                          refunded  -                 counted counted
     blacklisted     blacklisted, number kept local  refunded  -                 counted -
@@ -50,7 +51,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
 
-from dialer.callapi.errors import BlacklistedError, CallApiError, Handling, NotSentError
+from dialer.callapi.errors import (
+    REFUSED_UPSTREAM,
+    BadReplyError,
+    BlacklistedError,
+    CallApiError,
+    Handling,
+    NotSentError,
+)
 from dialer.dispositions import Disposition
 from dialer.models import Attempt, AttemptOutcome
 
@@ -146,6 +154,10 @@ def outcome_of(error: CallApiError) -> AttemptOutcome:
         case BlacklistedError():
             return AttemptOutcome.BLACKLISTED
         case NotSentError():
+            return AttemptOutcome.UNREACHABLE
+        # The page of a proxy whose API is down: the request never got through, so a provider
+        # that is down costs the contacts no round and pauses the campaign after a streak.
+        case BadReplyError(status_code=status) if status in REFUSED_UPSTREAM:
             return AttemptOutcome.UNREACHABLE
         case _:
             return _BY_HANDLING[error.handling]

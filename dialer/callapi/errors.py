@@ -89,6 +89,10 @@ class NoReplyError(TransportError):
     """No answer came to a request that changes nothing at the provider: simply try again."""
 
 
+# A proxy says these when the request never got through to the API.
+REFUSED_UPSTREAM = frozenset({500, 503})
+
+
 class BadReplyError(TransportError):
     """The provider answered, but not with a JSON-RPC reply (HTTP 5xx, HTML, not JSON)."""
 

@@ -328,7 +328,7 @@ class JsonRpcEndpoint:
         A gateway timeout (504), a bad gateway (502) or a mangled 200 to a `start.*` request may
         hide a call the provider did create, so it must be looked up, never simply sent again.
         """
-        if method in self._creates and status not in _REFUSED_UPSTREAM:
+        if method in self._creates and status not in errors.REFUSED_UPSTREAM:
             return errors.AmbiguousError(message)
         return errors.BadReplyError(message, status_code=status)
 
@@ -365,10 +365,6 @@ class EndpointClient:
     def close(self) -> None:
         """Log out if this client logged in, then close the HTTP connections."""
         self._rpc.close()
-
-
-# A proxy says these when the request never got through to the API.
-_REFUSED_UPSTREAM = frozenset({500, 503})
 
 
 def _slug(api: str) -> str:

@@ -146,7 +146,7 @@ def test_transient_errors_past_the_policy_reschedule_then_fail_the_contact(
 ) -> None:
     _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
-    simulator.inject(Fault.HTTP_5XX, times=100)
+    simulator.inject(Fault.INTERNAL, times=100)
 
     assert dialing.place_call(dialer, cid).status == "pending"
     rescheduled = contact(sqlite_engine, cid)
@@ -158,7 +158,7 @@ def test_transient_errors_past_the_policy_reschedule_then_fail_the_contact(
     assert dialing.place_call(dialer, cid).status == "failed"
     failed = contact(sqlite_engine, cid)
     assert (failed.status, failed.rounds) == (ContactStatus.FAILED, 2)
-    assert failed.error_mnemonic == "bad_reply"
+    assert failed.error_mnemonic == "internal_error"
 
 
 def test_a_connection_cut_after_the_call_was_created_is_confirmed_by_lookup(

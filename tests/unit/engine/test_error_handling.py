@@ -88,15 +88,17 @@ def test_a_contact_answer_ends_only_that_contact(
     assert (contact.status, contact.error_mnemonic) == (expected, mnemonic)
 
 
-def unreachable(fails: Callable[[int], bool]) -> httpx.MockTransport:
-    """A provider whose n-th request (from 0) cannot be connected to when `fails(n)`; the others
-    are placed."""
+def unreachable(fails: Callable[[int], bool], down: str = "refused") -> httpx.MockTransport:
+    """A provider whose n-th request (from 0) cannot be reached when `fails(n)` (`down`: the
+    connection refused, or a proxy's 503 page); the others are placed."""
     count = [0]
 
     def handle(request: httpx.Request) -> httpx.Response:
         n, count[0] = count[0], count[0] + 1
-        if fails(n):
+        if fails(n) and down == "refused":
             raise httpx.ConnectError("connection refused", request=request)
+        if fails(n):
+            return httpx.Response(503, text="<html>Service Unavailable</html>")
         body = json.loads(request.content)
         result = {"data": {"call_session_id": 1000 + n}}
         return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": result})
@@ -119,17 +121,21 @@ def dial_all(
         return session.scalars(select(Campaign)).one(), contacts
 
 
+@pytest.mark.parametrize(
+    ("down", "reason"), [("refused", "connection refused"), ("503", "HTTP 503")]
+)
 def test_an_unreachable_provider_pauses_the_campaign_and_keeps_every_contact(
-    sqlite_engine: Engine, settings: Settings, clock: Clock
+    sqlite_engine: Engine, settings: Settings, clock: Clock, down: str, reason: str
 ) -> None:
-    campaign, contacts = dial_all(unreachable(lambda _: True), sqlite_engine, settings, clock, 4)
+    transport = unreachable(lambda _: True, down)
+    campaign, contacts = dial_all(transport, sqlite_engine, settings, clock, 4)
 
     assert campaign.state == CampaignState.PAUSED
     assert campaign.pause_reason is not None
     assert campaign.pause_reason.startswith(
         f"the Call API cannot be reached ({policy.UNREACHABLE_STREAK} tries in a row)"
     )
-    assert "connection refused" in campaign.pause_reason
+    assert reason in campaign.pause_reason
     assert {(c.status, c.requests, c.rounds) for c in contacts} == {(ContactStatus.PENDING, 0, 0)}
     with transaction(sqlite_engine) as session:
         outcomes = list(session.scalars(select(Attempt.outcome)))

@@ -37,7 +37,9 @@ def test_every_known_mnemonic_leads_to_a_row(mnemonic: str) -> None:
     ("error", "outcome"),
     [
         (NotSentError("refused"), AttemptOutcome.UNREACHABLE),
-        (BadReplyError("HTTP 503", 503), AttemptOutcome.TRANSIENT),
+        (BadReplyError("HTTP 503", 503), AttemptOutcome.UNREACHABLE),
+        (BadReplyError("HTTP 500", 500), AttemptOutcome.UNREACHABLE),
+        (BadReplyError("not JSON", 200), AttemptOutcome.TRANSIENT),
         (AmbiguousError("read timeout"), AttemptOutcome.UNKNOWN),
         (
             InvalidParams("start.informer_call", "contact", "x", "bad"),
