@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from bench.scratch import fresh_database
 from dialer.simulator import DEFAULT_ACCESS_TOKEN
@@ -127,8 +128,9 @@ def dialer_worker_command(concurrency: int) -> list[str]:
     ]
 
 
-def wait_until_done(database_url: str, timeout: float) -> float:
-    """Run the dispatcher here until the campaign completes; returns the seconds it took."""
+def wait_until_done(database_url: str, timeout: float, poll: float = 0.2) -> float:
+    """Run the dispatcher here until the campaign completes; returns the seconds it took. A
+    database restarted under the run is ridden out (said on stderr)."""
     from dialer.db import engine_for, transaction
     from dialer.models import Campaign, CampaignState
     from dialer.runner import dispatch_forever
@@ -139,11 +141,15 @@ def wait_until_done(database_url: str, timeout: float) -> float:
     thread.start()
     try:
         while time.monotonic() - started < timeout:
-            with transaction(engine_for(database_url)) as session:
-                state = session.query(Campaign.state).scalar()
+            try:
+                with transaction(engine_for(database_url)) as session:
+                    state = session.query(Campaign.state).scalar()
+            except SQLAlchemyError as exc:
+                print(f"database unreachable: {type(exc).__name__}", file=sys.stderr, flush=True)
+                state = None
             if state == CampaignState.COMPLETED:
                 return time.monotonic() - started
-            time.sleep(0.2)
+            time.sleep(poll)
         raise TimeoutError(f"the campaign did not complete in {timeout} s")
     finally:
         stop.set()

@@ -44,7 +44,13 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bench.pacing_bench import dialer_worker_command, machine, prepare_campaign, workers
+from bench.pacing_bench import (
+    dialer_worker_command,
+    machine,
+    prepare_campaign,
+    wait_until_done,
+    workers,
+)
 from bench.scratch import fresh_database
 from dialer.simulator import DEFAULT_ACCESS_TOKEN
 
@@ -212,33 +218,6 @@ def invariants(
     return {"held": True, "checked": "all" if finished else "all but every contact final"}
 
 
-def wait_until_done(database_url: str, timeout: float) -> float:
-    """`bench.pacing_bench.wait_until_done`, riding out a database restarted under the run."""
-    from dialer.db import engine_for, transaction
-    from dialer.models import Campaign, CampaignState
-    from dialer.runner import dispatch_forever
-
-    stop = threading.Event()
-    thread = threading.Thread(target=dispatch_forever, args=(stop, 0.25), daemon=True)
-    started = time.monotonic()
-    thread.start()
-    try:
-        while time.monotonic() - started < timeout:
-            try:
-                with transaction(engine_for(database_url)) as session:
-                    state = session.query(Campaign.state).scalar()
-            except SQLAlchemyError as exc:
-                print(f"database unreachable: {type(exc).__name__}", file=sys.stderr, flush=True)
-                state = None
-            if state == CampaignState.COMPLETED:
-                return time.monotonic() - started
-            time.sleep(1.0)
-        raise TimeoutError(f"the campaign did not complete in {timeout} s")
-    finally:
-        stop.set()
-        thread.join()
-
-
 def stop_early(database_url: str, grace: float) -> None:
     """Pause the campaign and wait (workers still running) until no request is in flight."""
     from dialer import lifecycle
@@ -296,7 +275,7 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             sampler.start()
             started = time.monotonic()
             try:
-                elapsed = wait_until_done(url, timeout=args.timeout)
+                elapsed = wait_until_done(url, timeout=args.timeout, poll=1.0)
                 finished = True
             except (TimeoutError, KeyboardInterrupt):
                 # Out of time (or stopped by hand): what it did so far is still worth checking.
