@@ -268,8 +268,11 @@ def _print_status(status: CampaignStatus, texts: Texts) -> None:
             lines.append(texts("show.waiting", reason=status.waiting))
     elif status.results_awaited:
         lines.append(texts("show.results_awaited_line", n=status.results_awaited))
-    progress = "show.progress_cancelled" if status.state == "cancelled" else "show.progress"
-    lines.append(texts(progress, done=status.done, total=status.total, percent=status.percent))
+    if not status.total:
+        lines.append(texts("show.no_contacts"))
+    else:
+        progress = "show.progress_cancelled" if status.state == "cancelled" else "show.progress"
+        lines.append(texts(progress, done=status.done, total=status.total, percent=status.percent))
     counts = ", ".join(f"{texts.status(k)} {v}" for k, v in status.counts.items())
     lines.append(texts("show.counts", counts=counts))
     lines.append(
@@ -350,4 +353,5 @@ def list_campaigns(
     width = max((len(p.name) for p in progress), default=0)
     for p in progress:
         state = texts.state(p.state)
-        typer.echo(f"{p.name:<{width}}  {state:<9}  {p.done}/{p.total} ({p.percent:.1f}%)")
+        done = f"{p.done}/{p.total} ({p.percent:.1f}%)" if p.total else texts("list.no_contacts")
+        typer.echo(f"{p.name:<{width}}  {state:<9}  {done}")

@@ -210,6 +210,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Progress: {done}/{total} ({percent:.1f}%) dialed before it was cancelled",
         "ru": "Выполнено: {done}/{total} ({percent:.1f}%) до отмены",
     },
+    "show.no_contacts": {
+        "en": "Progress: no contacts yet (add them with `dialer contacts import`)",
+        "ru": "Выполнено: контактов пока нет (добавьте их: `dialer contacts import`)",
+    },
     "show.counts": {"en": "Counts: {counts}", "ru": "Статусы: {counts}"},
     "show.answered": {
         "en": "Answered so far: {answered} (not answered {not_answered})",
@@ -254,6 +258,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "более длинные не отправляются",
     },
     "list.none": {"en": "No campaigns.", "ru": "Кампаний нет."},
+    "list.no_contacts": {"en": "no contacts", "ru": "нет контактов"},
     # The progress line of `dialer run` (`CampaignStatus.line`).
     "line.progress": {
         "en": "{name}: {state} {done}/{total} ({percent:.1f}%) placed {placed} "

@@ -253,3 +253,15 @@ def test_the_interrupted_run_says_how_to_go_on_in_russian() -> None:
     said = interrupted_message("order-ready", Texts(Lang.RU))
     assert said.startswith("прервано; кампания 'order-ready' продолжает работать")
     assert "`dialer run order-ready` продолжит её" in said
+
+
+def test_a_campaign_without_contacts_says_so_instead_of_100_percent(tmp_path: Path) -> None:
+    assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
+
+    listed = run("campaign", "list").stdout
+    shown = run("campaign", "show", "order-ready").stdout
+
+    assert listed == "order-ready  draft      no contacts\n"
+    assert "(100.0%)" not in shown
+    assert "Progress: no contacts yet (add them with `dialer contacts import`)" in shown
+    assert "нет контактов" in run("campaign", "list", "--lang", "ru").stdout
