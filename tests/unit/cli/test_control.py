@@ -255,7 +255,7 @@ def test_the_interrupted_run_says_how_to_go_on_in_russian() -> None:
     assert "`dialer run order-ready` продолжит её" in said
 
 
-def test_a_campaign_without_contacts_says_so_instead_of_100_percent(tmp_path: Path) -> None:
+def test_a_campaign_without_contacts_says_so_instead_of_100_percent() -> None:
     assert run("campaign", "create", EXAMPLES / "order-ready.toml").exit_code == 0
 
     listed = run("campaign", "list").stdout
