@@ -105,6 +105,8 @@ def simulator(args: argparse.Namespace, code: Path, log: Path) -> Iterator[str]:
         str(10**9),
         "--call-duration",
         "1",
+        "--answer-after",
+        "0.5",
         "--log",
         str(log),
     ]

@@ -28,7 +28,7 @@ from dialer.simulator.config import (
     DOCS_VIRTUAL_NUMBERS,
     FakeCallApi,
 )
-from dialer.simulator.outcomes import SPELLINGS
+from dialer.simulator.outcomes import ANSWERED, SPELLINGS
 from dialer.simulator.server import LOOPBACK, SimulatorServer
 
 
@@ -230,6 +230,11 @@ def fake_api(
         raise typer.BadParameter(str(error), param_hint="--cost") from None
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--outcome / --spelling") from None
+    if outcomes.shares.get(ANSWERED, 0) > 0 and answer_after >= call_duration:
+        # Otherwise a call drawn "answered" ends before anyone picks it up: a report that
+        # contradicts itself.
+        message = f"{answer_after:g} s is not shorter than --call-duration {call_duration:g} s"
+        raise typer.BadParameter(message, param_hint="--answer-after")
     try:
         zoneinfo.ZoneInfo(account_timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -117,3 +117,14 @@ def test_the_provider_is_up_unless_told_to_go_down(served: list[SimulatorServer]
     assert run()[0] == 0
     assert served[0].config.down_after is None
     assert run("--down-mode", "sideways")[0] != 0
+
+
+def test_an_answered_call_must_be_picked_up_before_it_ends(served: list[SimulatorServer]) -> None:
+    code, output = run("--call-duration", "2", "--answer-after", "5")
+
+    assert code == 2
+    assert "--answer-after" in output
+    assert "5 s is not shorter than --call-duration 2 s" in output
+    assert not served
+    # Without answered calls the pick-up time does not matter.
+    assert run("--call-duration", "2", "--answer-after", "5", "--outcome", "busy=1")[0] == 0
