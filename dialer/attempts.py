@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from dialer import blacklist, pacing, policy
@@ -22,7 +22,7 @@ from dialer.callapi.errors import ApiError, CallApiError, InvalidParams
 from dialer.callapi.limits import Limits
 from dialer.campaigns import learn_tts_limit
 from dialer.config import Settings
-from dialer.db import transaction
+from dialer.db import autocommit, transaction, utcnow
 from dialer.dispositions import Disposition
 from dialer.lease import Lease
 from dialer.models import (
@@ -81,6 +81,60 @@ def add_attempt(session: Session, contact: Contact, plan: Plan, now: dt.datetime
     return attempt_id
 
 
+def claim_attempt(
+    conn: Connection,
+    contact: Contact,
+    expected: ContactStatus,
+    plan: Plan,
+    now: dt.datetime,
+) -> int | None:
+    """Mark the contact `dialing` and insert the attempt row of `plan`, as one statement that
+    holds only while the contact is still as it was read (`expected`, the same request count,
+    from which `plan`'s external_id was made); the attempt's id, None if it has moved on.
+
+    PostgreSQL only (a data-modifying CTE). Being one statement, it needs no transaction of its
+    own: the contact's row lock is taken and released by it, and a rival's wake-up blocked on
+    that lock finds the contact moved on when it gets the row.
+    """
+    claimed = (
+        update(Contact)
+        .where(
+            Contact.id == contact.id,
+            Contact.status == expected,
+            Contact.requests == contact.requests,
+        )
+        .values(status=ContactStatus.DIALING, requests=Contact.requests + 1, last_attempt_at=now)
+        .returning(Contact.id)
+        .cte("claimed")
+    )
+    columns = Attempt.__table__.c
+    row = conn.execute(
+        insert(Attempt)
+        .from_select(
+            [
+                "external_id",
+                "contact_id",
+                "campaign_id",
+                "method",
+                "params",
+                "requested_at",
+                "outcome",
+            ],
+            select(
+                literal(plan.params["external_id"], columns.external_id.type),
+                claimed.c.id,
+                literal(plan.campaign_id, columns.campaign_id.type),
+                literal(plan.method, columns.method.type),
+                literal(redact(plan.params), columns.params.type),
+                literal(now, columns.requested_at.type),
+                literal(AttemptOutcome.REQUESTING, columns.outcome.type),
+            ),
+        )
+        .returning(Attempt.id)
+    ).first()
+    return None if row is None else int(row[0])
+
+
 def close_attempt(
     engine: Engine,
     settings: Settings,
@@ -96,6 +150,81 @@ def close_attempt(
     """Record what the attempt came to (if it is still open) and apply the policy's row; the
     points are settled through the process's `lease` when given, else on the row itself."""
     rule = policy.rule_for(verdict)
+    if verdict == AttemptOutcome.PLACED and error is None and engine.dialect.name == "postgresql":
+        if not _close_placed(engine, settings, ticket, now, limits, call_session_id):
+            return  # someone else recorded it first, and settled its points
+    elif not _close_by_rule(
+        engine, settings, ticket, verdict, rule, now, limits, call_session_id, error
+    ):
+        return
+    refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
+    if lease is not None:
+        lease.settle(engine, now, limits, refund_of)
+    else:
+        pacing.settle(engine, settings, now, limits, refund_of)
+
+
+def _close_placed(
+    engine: Engine,
+    settings: Settings,
+    ticket: Ticket,
+    now: dt.datetime,
+    limits: Limits | None,
+    call_session_id: int | None,
+) -> bool:
+    """The common answer, a call placed, recorded as one statement (PostgreSQL): the attempt
+    closed if it is still open and its contact moved as the row says (`placed`, a round used,
+    no error); whether the attempt was still open. A contact row has nothing else to weigh
+    here, so it needs neither a read nor a transaction of its own."""
+    rule = policy.rule_for(AttemptOutcome.PLACED)
+    assert rule.contact == Move.PLACED
+    assert rule.counts_request
+    assert not rule.again_now
+    assert rule.pause == Pause.NEVER
+    assert not rule.returns_round
+    answered = (
+        update(Attempt)
+        .where(Attempt.id == ticket.attempt_id, Attempt.outcome == AttemptOutcome.REQUESTING)
+        .values(
+            outcome=AttemptOutcome.PLACED,
+            answered_at=now,
+            call_session_id=call_session_id,
+            limits=limits.as_dict() if limits else None,
+            report_status=_report_status(settings, AttemptOutcome.PLACED),
+        )
+        .returning(Attempt.contact_id)
+        .cte("answered")
+    )
+    with autocommit(engine).connect() as conn:
+        moved = conn.execute(
+            update(Contact)
+            .where(Contact.id == answered.c.contact_id)
+            .values(
+                status=ContactStatus.PLACED,
+                rounds=Contact.rounds + int(rule.counts_round),
+                error_mnemonic=None,
+                error_message=None,
+                # Given here: SQLAlchemy leaves a column's `onupdate` out of an UPDATE ... FROM.
+                updated_at=utcnow(),
+            )
+            .returning(Contact.id)
+        ).first()
+    return moved is not None
+
+
+def _close_by_rule(
+    engine: Engine,
+    settings: Settings,
+    ticket: Ticket,
+    verdict: AttemptOutcome,
+    rule: Rule,
+    now: dt.datetime,
+    limits: Limits | None,
+    call_session_id: int | None,
+    error: CallApiError | None,
+) -> bool:
+    """Record the answer and apply its row in one transaction; whether the attempt was still
+    open."""
     with transaction(engine) as session:
         closed = session.execute(
             update(Attempt)
@@ -111,7 +240,7 @@ def close_attempt(
             execution_options={"synchronize_session": False},
         )
         if getattr(closed, "rowcount", 0) != 1:
-            return  # someone else recorded it first, and settled its points
+            return False  # someone else recorded it first, and settled its points
         contact, campaign = session.execute(
             select(Contact, Campaign)
             .join(Campaign, Campaign.id == Contact.campaign_id)
@@ -125,11 +254,7 @@ def close_attempt(
             move_contact(session, campaign, contact, verdict, now, error)
         learn_tts_limit(session, campaign, error)
         _maybe_pause(session, campaign, rule, error, now)
-    refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
-    if lease is not None:
-        lease.settle(engine, now, limits, refund_of)
-    else:
-        pacing.settle(engine, settings, now, limits, refund_of)
+    return True
 
 
 def _report_status(settings: Settings, outcome: AttemptOutcome) -> ReportStatus | None:
