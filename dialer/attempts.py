@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, literal, select, update
+from sqlalchemy import JSON, Connection, Engine, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from dialer import blacklist, pacing, policy
@@ -22,7 +22,7 @@ from dialer.callapi.errors import ApiError, CallApiError, InvalidParams
 from dialer.callapi.limits import Limits
 from dialer.campaigns import learn_tts_limit
 from dialer.config import Settings
-from dialer.db import autocommit, transaction, utcnow
+from dialer.db import Base, UTCDateTime, autocommit, transaction, utcnow
 from dialer.dispositions import Disposition
 from dialer.lease import Lease
 from dialer.models import (
@@ -81,6 +81,48 @@ def add_attempt(session: Session, contact: Contact, plan: Plan, now: dt.datetime
     return attempt_id
 
 
+# The one-statement paths (PostgreSQL) as prepared Core statements, built once: building a
+# statement, and the ORM's handling of an entity's UPDATE, cost more CPU than sending it.
+_CONTACTS = Base.metadata.tables[Contact.__tablename__]
+_ATTEMPTS = Base.metadata.tables[Attempt.__tablename__]
+_contacts = _CONTACTS.c
+_attempts = _ATTEMPTS.c
+_JSON_OR_NULL = JSON(none_as_null=True)
+
+_CLAIMED = (
+    update(_CONTACTS)
+    .where(
+        _contacts.id == bindparam("p_contact_id"),
+        _contacts.status == bindparam("p_expected", type_=_contacts.status.type),
+        _contacts.requests == bindparam("p_seen_requests"),
+    )
+    .values(
+        status=ContactStatus.DIALING,
+        requests=_contacts.requests + 1,
+        last_attempt_at=bindparam("p_now", type_=UTCDateTime),
+        updated_at=bindparam("p_updated_at", type_=UTCDateTime),
+    )
+    .returning(_contacts.id)
+    .cte("claimed")
+)
+_CLAIM = (
+    insert(_ATTEMPTS)
+    .from_select(
+        ["external_id", "contact_id", "campaign_id", "method", "params", "requested_at", "outcome"],
+        select(
+            bindparam("p_external_id", type_=_attempts.external_id.type),
+            _CLAIMED.c.id,
+            bindparam("p_campaign_id", type_=_attempts.campaign_id.type),
+            bindparam("p_method", type_=_attempts.method.type),
+            bindparam("p_params", type_=_attempts.params.type),
+            bindparam("p_now", type_=UTCDateTime),
+            literal(AttemptOutcome.REQUESTING, _attempts.outcome.type),
+        ),
+    )
+    .returning(_attempts.id)
+)
+
+
 def claim_attempt(
     conn: Connection,
     contact: Contact,
@@ -96,41 +138,19 @@ def claim_attempt(
     own: the contact's row lock is taken and released by it, and a rival's wake-up blocked on
     that lock finds the contact moved on when it gets the row.
     """
-    claimed = (
-        update(Contact)
-        .where(
-            Contact.id == contact.id,
-            Contact.status == expected,
-            Contact.requests == contact.requests,
-        )
-        .values(status=ContactStatus.DIALING, requests=Contact.requests + 1, last_attempt_at=now)
-        .returning(Contact.id)
-        .cte("claimed")
-    )
-    columns = Attempt.__table__.c
     row = conn.execute(
-        insert(Attempt)
-        .from_select(
-            [
-                "external_id",
-                "contact_id",
-                "campaign_id",
-                "method",
-                "params",
-                "requested_at",
-                "outcome",
-            ],
-            select(
-                literal(plan.params["external_id"], columns.external_id.type),
-                claimed.c.id,
-                literal(plan.campaign_id, columns.campaign_id.type),
-                literal(plan.method, columns.method.type),
-                literal(redact(plan.params), columns.params.type),
-                literal(now, columns.requested_at.type),
-                literal(AttemptOutcome.REQUESTING, columns.outcome.type),
-            ),
-        )
-        .returning(Attempt.id)
+        _CLAIM,
+        {
+            "p_contact_id": contact.id,
+            "p_expected": expected,
+            "p_seen_requests": contact.requests,
+            "p_now": now,
+            "p_updated_at": utcnow(),
+            "p_external_id": plan.params["external_id"],
+            "p_campaign_id": plan.campaign_id,
+            "p_method": plan.method,
+            "p_params": redact(plan.params),
+        },
     ).first()
     return None if row is None else int(row[0])
 
@@ -164,6 +184,39 @@ def close_attempt(
         pacing.settle(engine, settings, now, limits, refund_of)
 
 
+_ANSWERED = (
+    update(_ATTEMPTS)
+    .where(
+        _attempts.id == bindparam("p_attempt_id"),
+        _attempts.outcome == literal(AttemptOutcome.REQUESTING, _attempts.outcome.type),
+    )
+    .values(
+        outcome=AttemptOutcome.PLACED,
+        answered_at=bindparam("p_now", type_=UTCDateTime),
+        call_session_id=bindparam("p_call_session_id", type_=_attempts.call_session_id.type),
+        # None is SQL NULL here, as it is when the ORM writes it.
+        limits=bindparam("p_limits", type_=_JSON_OR_NULL),
+        report_status=bindparam("p_report_status", type_=_attempts.report_status.type),
+    )
+    .returning(_attempts.contact_id)
+    .cte("answered")
+)
+_PLACED_RULE = policy.rule_for(AttemptOutcome.PLACED)
+_PLACED = (
+    update(_CONTACTS)
+    .where(_contacts.id == _ANSWERED.c.contact_id)
+    .values(
+        status=ContactStatus.PLACED,
+        rounds=_contacts.rounds + int(_PLACED_RULE.counts_round),
+        error_mnemonic=None,
+        error_message=None,
+        # Given here: SQLAlchemy leaves a column's `onupdate` out of an UPDATE ... FROM.
+        updated_at=bindparam("p_updated_at", type_=UTCDateTime),
+    )
+    .returning(_contacts.id)
+)
+
+
 def _close_placed(
     engine: Engine,
     settings: Settings,
@@ -176,40 +229,27 @@ def _close_placed(
     closed if it is still open and its contact moved as the row says (`placed`, a round used,
     no error); whether the attempt was still open. A contact row has nothing else to weigh
     here, so it needs neither a read nor a transaction of its own."""
-    rule = policy.rule_for(AttemptOutcome.PLACED)
-    assert rule.contact == Move.PLACED
-    assert rule.counts_request
-    assert not rule.again_now
-    assert rule.pause == Pause.NEVER
-    assert not rule.returns_round
-    answered = (
-        update(Attempt)
-        .where(Attempt.id == ticket.attempt_id, Attempt.outcome == AttemptOutcome.REQUESTING)
-        .values(
-            outcome=AttemptOutcome.PLACED,
-            answered_at=now,
-            call_session_id=call_session_id,
-            limits=limits.as_dict() if limits else None,
-            report_status=_report_status(settings, AttemptOutcome.PLACED),
-        )
-        .returning(Attempt.contact_id)
-        .cte("answered")
-    )
     with autocommit(engine).connect() as conn:
         moved = conn.execute(
-            update(Contact)
-            .where(Contact.id == answered.c.contact_id)
-            .values(
-                status=ContactStatus.PLACED,
-                rounds=Contact.rounds + int(rule.counts_round),
-                error_mnemonic=None,
-                error_message=None,
-                # Given here: SQLAlchemy leaves a column's `onupdate` out of an UPDATE ... FROM.
-                updated_at=utcnow(),
-            )
-            .returning(Contact.id)
+            _PLACED,
+            {
+                "p_attempt_id": ticket.attempt_id,
+                "p_now": now,
+                "p_call_session_id": call_session_id,
+                "p_limits": limits.as_dict() if limits else None,
+                "p_report_status": _report_status(settings, AttemptOutcome.PLACED),
+                "p_updated_at": utcnow(),
+            },
         ).first()
     return moved is not None
+
+
+# What `_PLACED` does to a contact is the policy's row for a placed call, as it stands.
+assert _PLACED_RULE.contact == Move.PLACED
+assert _PLACED_RULE.counts_request
+assert not _PLACED_RULE.again_now
+assert _PLACED_RULE.pause == Pause.NEVER
+assert not _PLACED_RULE.returns_round
 
 
 def _close_by_rule(
