@@ -22,6 +22,21 @@ from dialer.models import Attempt, AttemptOutcome, Campaign, Contact, ContactSta
 from dialer.simulator import DEFAULT_ACCESS_TOKEN
 from dialer.turn import Plan
 from tests.services import scratch_postgres_database
+from tests.unit.engine.test_dialing import (  # the same turns, on the one-statement path
+    test_a_campaign_fatal_error_pauses_the_campaign_and_loses_nothing,
+    test_a_connection_cut_after_the_call_was_created_is_confirmed_by_lookup,
+    test_a_contact_error_fails_only_that_contact,
+    test_a_duplicate_or_stale_wakeup_sends_nothing,
+    test_a_missing_template_column_fails_the_contact_before_any_request,
+    test_a_paused_campaign_sends_nothing,
+    test_a_provider_blacklist_answer_ends_the_contact_and_fills_the_local_blacklist,
+    test_a_transient_error_is_retried_with_a_new_attempt,
+    test_an_attempt_left_by_a_dead_worker_is_resolved_by_lookup,
+    test_an_unconfirmable_call_becomes_unknown_and_is_not_redialed,
+    test_outside_the_calling_window_the_contact_waits_for_the_opening,
+    test_the_local_blacklist_is_checked_right_before_the_request,
+    test_transient_errors_past_the_policy_reschedule_then_fail_the_contact,
+)
 from tests.unit.factories import dialable_campaign, phones
 from tests.unit.factories import queue_contacts as queue
 
@@ -55,6 +70,32 @@ def settings() -> Settings:
         day_limit_guess=10**8,
         backoff_enabled=False,
     )
+
+
+__all__ = [
+    "test_a_campaign_fatal_error_pauses_the_campaign_and_loses_nothing",
+    "test_a_connection_cut_after_the_call_was_created_is_confirmed_by_lookup",
+    "test_a_contact_error_fails_only_that_contact",
+    "test_a_duplicate_or_stale_wakeup_sends_nothing",
+    "test_a_missing_template_column_fails_the_contact_before_any_request",
+    "test_a_paused_campaign_sends_nothing",
+    "test_a_provider_blacklist_answer_ends_the_contact_and_fills_the_local_blacklist",
+    "test_a_transient_error_is_retried_with_a_new_attempt",
+    "test_an_attempt_left_by_a_dead_worker_is_resolved_by_lookup",
+    "test_an_unconfirmable_call_becomes_unknown_and_is_not_redialed",
+    "test_outside_the_calling_window_the_contact_waits_for_the_opening",
+    "test_the_local_blacklist_is_checked_right_before_the_request",
+    "test_transient_errors_past_the_policy_reschedule_then_fail_the_contact",
+]
+
+
+@pytest.fixture(autouse=True)
+def lease_with_points(dialer: Dialer, sqlite_engine: Engine) -> None:
+    """The process's lease holds points before the test's first turn, as in a busy worker."""
+    now = dialer.now()
+    reservation = dialer.lease.take(sqlite_engine, 1, now)
+    assert reservation.granted
+    dialer.lease.refund(sqlite_engine, 1, reservation, now)
 
 
 def _statements(engine: Engine) -> list[str]:
