@@ -131,6 +131,18 @@ def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
     return total / ticks
 
 
+def _at_first_call(
+    server: Any, processes: list[subprocess.Popen[bytes]], first: list[tuple[float, int]]
+) -> None:
+    """Note the workers' CPU and the calls placed once the first call is placed."""
+    while not first:
+        placed = server.stats().calls_placed
+        if placed:
+            first.append((cpu_seconds(processes), placed))
+            return
+        time.sleep(0.005)
+
+
 def dialer_worker_command(concurrency: int) -> list[str]:
     """A dialer worker process, as `dialer run` starts them (minus its hostname)."""
     from dialer.runner import worker_command
@@ -204,11 +216,17 @@ def run_dialer(
         with workers(
             dialer_worker_command(args.concurrency), args.workers, workdir / "w.log"
         ) as processes:
-            # The workers' CPU from their first placed call on (their start-up left out).
-            while server.stats().calls_placed == 0:
-                time.sleep(0.005)
-            cpu, placed = cpu_seconds(processes), server.stats().calls_placed
-            elapsed = wait_until_done(url, timeout=args.timeout)
+            # The workers' CPU from their first placed call on (their start-up left out),
+            # seen from a thread while `wait_until_done` drives the campaign.
+            first: list[tuple[float, int]] = []
+            watcher = threading.Thread(target=_at_first_call, args=(server, processes, first))
+            watcher.start()
+            try:
+                elapsed = wait_until_done(url, timeout=args.timeout)
+            finally:
+                first.append((0.0, 0))  # stops the watcher if no call was ever placed
+                watcher.join()
+            cpu, placed = first[0]
             cpu = cpu_seconds(processes) - cpu
         stats = server.stats()
         times = placed_times(server)
