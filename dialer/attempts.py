@@ -2,6 +2,8 @@
 one short transaction, applying its row of the policy table (`dialer.policy`).
 
     open_attempt    commit the attempt row (with its external_id) and mark the contact `dialing`
+    claim_attempt   the same as one statement that holds only while the contact is as it was read
+                    (PostgreSQL; a placed call's answer is recorded as one statement too)
     close_attempt   record what the request came to; move the contact, pause the campaign, and
                     give back the points, as the row says
     end_round       the turn's tries of a request ran out: the row's move, applied now

@@ -94,9 +94,10 @@ def _begin_soon(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Tic
 def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket | Turn:
     """Check the contact is still ours to dial, take its points, and commit the attempt row.
 
-    With points in this process's lease, that is one transaction. Without, three, so that the
-    shared budget row is never locked while anything else is: the check, the reservation, and
-    the attempt (which checks the contact once more).
+    With points in this process's lease, that is one transaction (on PostgreSQL, one read and
+    one statement, `_claim_at_once`). Without, three, so that the shared budget row is never
+    locked while anything else is: the check, the reservation, and the attempt (which checks
+    the contact once more).
     """
     now = dialer.now()
     match _plan_and_open(dialer, contact_id, expected, now):
