@@ -46,6 +46,33 @@ def count_statements(engine: Engine) -> Counter[str]:
     return counts
 
 
+def count_round_trips(counts: Counter[str]) -> None:
+    """Count psycopg's round trips as `ROUND_TRIPS` in `counts`: the operations on a connection
+    that waited for the server to answer (setting `autocommit`, or a ROLLBACK with no
+    transaction open, send nothing and are not counted)."""
+    import psycopg
+    from psycopg._enums import Wait
+
+    wait = psycopg.Connection.wait
+
+    def watched(gen: Any) -> Any:
+        read = False
+        try:
+            step = next(gen)
+            while True:
+                read = read or bool(step & Wait.R)
+                step = gen.send((yield step))
+        except StopIteration as done:
+            return done.value
+        finally:
+            counts["ROUND_TRIPS"] += read
+
+    def counted(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        return wait(self, watched(gen), *args, **kwargs)
+
+    psycopg.Connection.wait = counted  # type: ignore[method-assign]
+
+
 def measure(calls: int, profile_lines: int, sort: str = "cumulative") -> dict[str, Any]:
     """Place `calls` calls one after the other; counts and CPU time per call."""
     from dialer import dialing, dispatch
@@ -68,6 +95,7 @@ def measure(calls: int, profile_lines: int, sort: str = "cumulative") -> dict[st
         dialer = dialing.Dialer(settings, engine, client)
         dialing.place_call(dialer, queued.pop())  # warm: connections, caches, first budget row
         counts = count_statements(engine)
+        count_round_trips(counts)
         profiler = cProfile.Profile() if profile_lines else None
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler:

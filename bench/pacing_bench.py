@@ -117,6 +117,32 @@ def workers(command: list[str], count: int, log: Path) -> Iterator[list[subproce
                 process.kill()
 
 
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """The CPU time (user + system) the running `processes` have used so far (Linux /proc;
+    0 elsewhere): a cost per call that depends less on the machine's load than a rate does."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for process in processes:
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def _at_first_call(
+    server: Any, processes: list[subprocess.Popen[bytes]], first: list[tuple[float, int]]
+) -> None:
+    """Note the workers' CPU and the calls placed once the first call is placed."""
+    while not first:
+        placed = server.stats().calls_placed
+        if placed:
+            first.append((cpu_seconds(processes), placed))
+            return
+        time.sleep(0.005)
+
+
 def dialer_worker_command(concurrency: int) -> list[str]:
     """A dialer worker process, as `dialer run` starts them (minus its hostname)."""
     from dialer.runner import worker_command
@@ -187,8 +213,21 @@ def run_dialer(
     with fresh_database("postgres", workdir) as url, SimulatorServer(config) as server:
         configure(url, server.url, limit, workdir / "home")
         prepare_campaign(url, contacts)
-        with workers(dialer_worker_command(args.concurrency), args.workers, workdir / "w.log"):
-            elapsed = wait_until_done(url, timeout=args.timeout)
+        with workers(
+            dialer_worker_command(args.concurrency), args.workers, workdir / "w.log"
+        ) as processes:
+            # The workers' CPU from their first placed call on (their start-up left out),
+            # seen from a thread while `wait_until_done` drives the campaign.
+            first: list[tuple[float, int]] = []
+            watcher = threading.Thread(target=_at_first_call, args=(server, processes, first))
+            watcher.start()
+            try:
+                elapsed = wait_until_done(url, timeout=args.timeout)
+            finally:
+                first.append((0.0, 0))  # stops the watcher if no call was ever placed
+                watcher.join()
+            cpu, placed = first[0]
+            cpu = cpu_seconds(processes) - cpu
         stats = server.stats()
         times = placed_times(server)
     return {
@@ -197,6 +236,7 @@ def run_dialer(
         "requests": stats.requests,
         "limit_exceeded": stats.limit_exceeded,
         "placed": stats.calls_placed,
+        "worker_cpu_ms_per_call": 1000 * cpu / max(stats.calls_placed - placed, 1),
     }
 
 
@@ -226,6 +266,7 @@ def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "calls": run["placed"],
         "calls_per_second": (run["placed"] - 1) / span,
         "end_to_end_seconds": run["elapsed"],
+        "worker_cpu_ms_per_call": run["worker_cpu_ms_per_call"],
     }
 
 
@@ -250,8 +291,9 @@ def noop_baseline(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "--without-heartbeat",
     ]
     counter = redis.Redis.from_url(COUNTER_URL)
-    with workers(command, args.workers, workdir / "noop.log"):
+    with workers(command, args.workers, workdir / "noop.log") as processes:
         time.sleep(2)  # let the workers connect, as the dialer's have while its campaign is set up
+        cpu = cpu_seconds(processes)
         started = time.monotonic()
         with noop.app.producer_or_acquire() as producer:
             for _ in range(args.contacts):
@@ -261,7 +303,12 @@ def noop_baseline(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 raise TimeoutError("the no-op tasks did not finish")
             time.sleep(0.01)
         elapsed = time.monotonic() - started
-    return {"tasks": args.contacts, "tasks_per_second": args.contacts / elapsed}
+        cpu = cpu_seconds(processes) - cpu
+    return {
+        "tasks": args.contacts,
+        "tasks_per_second": args.contacts / elapsed,
+        "worker_cpu_ms_per_task": 1000 * cpu / args.contacts,
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -325,6 +372,13 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
         summary["pipeline_to_noop_ratio"] = (
             summary["calls_per_second_median"] / summary["noop_tasks_per_second_median"]
         )
+        # The same ratio from the workers' CPU per call and per task: what the rates' ratio
+        # would be if the workers alone bounded both, and far less moved by other load.
+        call_cpu = med(r["worker_cpu_ms_per_call"] for r in results["throughput"])
+        task_cpu = med(r["worker_cpu_ms_per_task"] for r in results["noop"])
+        summary["worker_cpu_ms_per_call_median"] = call_cpu
+        summary["worker_cpu_ms_per_task_median"] = task_cpu
+        summary["worker_cpu_ratio"] = task_cpu / call_cpu if call_cpu else 0.0
     return summary
 
 

@@ -2,6 +2,8 @@
 one short transaction, applying its row of the policy table (`dialer.policy`).
 
     open_attempt    commit the attempt row (with its external_id) and mark the contact `dialing`
+    claim_attempt   the same as one statement that holds only while the contact is as it was read
+                    (PostgreSQL; a placed call's answer is recorded as one statement too)
     close_attempt   record what the request came to; move the contact, pause the campaign, and
                     give back the points, as the row says
     end_round       the turn's tries of a request ran out: the row's move, applied now
@@ -14,7 +16,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import JSON, Connection, Engine, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from dialer import blacklist, pacing, policy
@@ -22,7 +24,7 @@ from dialer.callapi.errors import ApiError, CallApiError, InvalidParams
 from dialer.callapi.limits import Limits
 from dialer.campaigns import learn_tts_limit
 from dialer.config import Settings
-from dialer.db import transaction
+from dialer.db import Base, UTCDateTime, autocommit, transaction, utcnow
 from dialer.dispositions import Disposition
 from dialer.lease import Lease
 from dialer.models import (
@@ -81,6 +83,80 @@ def add_attempt(session: Session, contact: Contact, plan: Plan, now: dt.datetime
     return attempt_id
 
 
+# The one-statement paths (PostgreSQL) as prepared Core statements, built once: building a
+# statement, and the ORM's handling of an entity's UPDATE, cost more CPU than sending it.
+_CONTACTS = Base.metadata.tables[Contact.__tablename__]
+_ATTEMPTS = Base.metadata.tables[Attempt.__tablename__]
+_contacts = _CONTACTS.c
+_attempts = _ATTEMPTS.c
+_JSON_OR_NULL = JSON(none_as_null=True)
+
+_CLAIMED = (
+    update(_CONTACTS)
+    .where(
+        _contacts.id == bindparam("p_contact_id"),
+        _contacts.status == bindparam("p_expected", type_=_contacts.status.type),
+        _contacts.requests == bindparam("p_seen_requests"),
+    )
+    .values(
+        status=ContactStatus.DIALING,
+        requests=_contacts.requests + 1,
+        last_attempt_at=bindparam("p_now", type_=UTCDateTime),
+        updated_at=bindparam("p_updated_at", type_=UTCDateTime),
+    )
+    .returning(_contacts.id)
+    .cte("claimed")
+)
+_CLAIM = (
+    insert(_ATTEMPTS)
+    .from_select(
+        ["external_id", "contact_id", "campaign_id", "method", "params", "requested_at", "outcome"],
+        select(
+            bindparam("p_external_id", type_=_attempts.external_id.type),
+            _CLAIMED.c.id,
+            bindparam("p_campaign_id", type_=_attempts.campaign_id.type),
+            bindparam("p_method", type_=_attempts.method.type),
+            bindparam("p_params", type_=_attempts.params.type),
+            bindparam("p_now", type_=UTCDateTime),
+            literal(AttemptOutcome.REQUESTING, _attempts.outcome.type),
+        ),
+    )
+    .returning(_attempts.id)
+)
+
+
+def claim_attempt(
+    conn: Connection,
+    contact: Contact,
+    expected: ContactStatus,
+    plan: Plan,
+    now: dt.datetime,
+) -> int | None:
+    """Mark the contact `dialing` and insert the attempt row of `plan`, as one statement that
+    holds only while the contact is still as it was read (`expected`, the same request count,
+    from which `plan`'s external_id was made); the attempt's id, None if it has moved on.
+
+    PostgreSQL only (a data-modifying CTE). Being one statement, it needs no transaction of its
+    own: the contact's row lock is taken and released by it, and a rival's wake-up blocked on
+    that lock finds the contact moved on when it gets the row.
+    """
+    row = conn.execute(
+        _CLAIM,
+        {
+            "p_contact_id": contact.id,
+            "p_expected": expected,
+            "p_seen_requests": contact.requests,
+            "p_now": now,
+            "p_updated_at": utcnow(),
+            "p_external_id": plan.params["external_id"],
+            "p_campaign_id": plan.campaign_id,
+            "p_method": plan.method,
+            "p_params": redact(plan.params),
+        },
+    ).first()
+    return None if row is None else int(row[0])
+
+
 def close_attempt(
     engine: Engine,
     settings: Settings,
@@ -96,6 +172,101 @@ def close_attempt(
     """Record what the attempt came to (if it is still open) and apply the policy's row; the
     points are settled through the process's `lease` when given, else on the row itself."""
     rule = policy.rule_for(verdict)
+    if verdict == AttemptOutcome.PLACED and error is None and engine.dialect.name == "postgresql":
+        if not _close_placed(engine, settings, ticket, now, limits, call_session_id):
+            return  # someone else recorded it first, and settled its points
+    elif not _close_by_rule(
+        engine, settings, ticket, verdict, rule, now, limits, call_session_id, error
+    ):
+        return
+    refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
+    if lease is not None:
+        lease.settle(engine, now, limits, refund_of)
+    else:
+        pacing.settle(engine, settings, now, limits, refund_of)
+
+
+_ANSWERED = (
+    update(_ATTEMPTS)
+    .where(
+        _attempts.id == bindparam("p_attempt_id"),
+        _attempts.outcome == literal(AttemptOutcome.REQUESTING, _attempts.outcome.type),
+    )
+    .values(
+        outcome=AttemptOutcome.PLACED,
+        answered_at=bindparam("p_now", type_=UTCDateTime),
+        call_session_id=bindparam("p_call_session_id", type_=_attempts.call_session_id.type),
+        # None is SQL NULL here, as it is when the ORM writes it.
+        limits=bindparam("p_limits", type_=_JSON_OR_NULL),
+        report_status=bindparam("p_report_status", type_=_attempts.report_status.type),
+    )
+    .returning(_attempts.contact_id)
+    .cte("answered")
+)
+_PLACED_RULE = policy.rule_for(AttemptOutcome.PLACED)
+_PLACED = (
+    update(_CONTACTS)
+    .where(_contacts.id == _ANSWERED.c.contact_id)
+    .values(
+        status=ContactStatus.PLACED,
+        rounds=_contacts.rounds + int(_PLACED_RULE.counts_round),
+        error_mnemonic=None,
+        error_message=None,
+        # Given here: SQLAlchemy leaves a column's `onupdate` out of an UPDATE ... FROM.
+        updated_at=bindparam("p_updated_at", type_=UTCDateTime),
+    )
+    .returning(_contacts.id)
+)
+
+
+def _close_placed(
+    engine: Engine,
+    settings: Settings,
+    ticket: Ticket,
+    now: dt.datetime,
+    limits: Limits | None,
+    call_session_id: int | None,
+) -> bool:
+    """The common answer, a call placed, recorded as one statement (PostgreSQL): the attempt
+    closed if it is still open and its contact moved as the row says (`placed`, a round used,
+    no error); whether the attempt was still open. A contact row has nothing else to weigh
+    here, so it needs neither a read nor a transaction of its own."""
+    with autocommit(engine).connect() as conn:
+        moved = conn.execute(
+            _PLACED,
+            {
+                "p_attempt_id": ticket.attempt_id,
+                "p_now": now,
+                "p_call_session_id": call_session_id,
+                "p_limits": limits.as_dict() if limits else None,
+                "p_report_status": _report_status(settings, AttemptOutcome.PLACED),
+                "p_updated_at": utcnow(),
+            },
+        ).first()
+    return moved is not None
+
+
+# What `_PLACED` does to a contact is the policy's row for a placed call, as it stands.
+assert _PLACED_RULE.contact == Move.PLACED
+assert _PLACED_RULE.counts_request
+assert not _PLACED_RULE.again_now
+assert _PLACED_RULE.pause == Pause.NEVER
+assert not _PLACED_RULE.returns_round
+
+
+def _close_by_rule(
+    engine: Engine,
+    settings: Settings,
+    ticket: Ticket,
+    verdict: AttemptOutcome,
+    rule: Rule,
+    now: dt.datetime,
+    limits: Limits | None,
+    call_session_id: int | None,
+    error: CallApiError | None,
+) -> bool:
+    """Record the answer and apply its row in one transaction; whether the attempt was still
+    open."""
     with transaction(engine) as session:
         closed = session.execute(
             update(Attempt)
@@ -111,7 +282,7 @@ def close_attempt(
             execution_options={"synchronize_session": False},
         )
         if getattr(closed, "rowcount", 0) != 1:
-            return  # someone else recorded it first, and settled its points
+            return False  # someone else recorded it first, and settled its points
         contact, campaign = session.execute(
             select(Contact, Campaign)
             .join(Campaign, Campaign.id == Contact.campaign_id)
@@ -125,11 +296,7 @@ def close_attempt(
             move_contact(session, campaign, contact, verdict, now, error)
         learn_tts_limit(session, campaign, error)
         _maybe_pause(session, campaign, rule, error, now)
-    refund_of = (ticket.cost, ticket.reservation) if rule.refund else None
-    if lease is not None:
-        lease.settle(engine, now, limits, refund_of)
-    else:
-        pacing.settle(engine, settings, now, limits, refund_of)
+    return True
 
 
 def _report_status(settings: Settings, outcome: AttemptOutcome) -> ReportStatus | None:
