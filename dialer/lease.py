@@ -59,6 +59,11 @@ class Lease:
     def __init__(self, settings: pacing.Account) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        # One thread of the process at a time refills from the row: threads that all found the
+        # lease empty (as every one does at a window's reset) would otherwise each take a lease's
+        # worth, and the process would hoard many leases of points that other processes, the
+        # ones holding the wake-ups, then lack until the window ends unspent.
+        self._refill = threading.Lock()
         self._held = _Held()
         self._seen = _Seen()
 
@@ -76,6 +81,15 @@ class Lease:
         reservation = self.take_held(cost, now)
         if reservation is not None:
             return reservation
+        with self._refill:
+            # Another thread may have refilled the lease while this one waited its turn.
+            reservation = self.take_held(cost, now)
+            if reservation is not None:
+                return reservation
+            return self._take_from_row(engine, cost, now)
+
+    def _take_from_row(self, engine: Engine, cost: int, now: dt.datetime) -> pacing.Reservation:
+        """Reserve `cost` points on the row, with a few ahead while it has plenty."""
         with self._lock:
             leftover, self._held = self._held, _Held()
         with pacing.budget_transaction(engine) as session:

@@ -139,6 +139,10 @@ def refund(budget: Budget, cost: int, reservation: Reservation, now: dt.datetime
 
 def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.datetime) -> None:
     """Take the provider's numbers from a reply: its limits, what remains and when it resets."""
+    # Whether the row's minute reset is itself a reading of the provider's (one taken in the
+    # current window), not our own guess from when we rolled the window.
+    window_start = budget.minute_reset_at - dt.timedelta(seconds=budget.window_seconds)
+    read_reset = budget.observed_at is not None and budget.observed_at >= window_start
     budget.minute_limit = limits.minute_limit
     budget.day_limit = limits.day_limit
     budget.observed_at = observed_at
@@ -150,6 +154,7 @@ def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.da
         limits.minute_remaining,
         minute_reset_at,
         now,
+        earliest=read_reset,
     )
     budget.day_remaining, budget.day_reset_at = _merge(
         budget.day_remaining, budget.day_reset_at, limits.day_remaining, day_reset_at, now
@@ -159,9 +164,16 @@ def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.da
 
 
 def _merge(
-    ours: int, our_reset: dt.datetime, theirs: int, their_reset: dt.datetime, now: dt.datetime
+    ours: int,
+    our_reset: dt.datetime,
+    theirs: int,
+    their_reset: dt.datetime,
+    now: dt.datetime,
+    *,
+    earliest: bool = False,
 ) -> tuple[int, dt.datetime]:
-    """Merge one window's count: the provider's reset wins, and our count never exceeds theirs."""
+    """Merge one window's count: the provider's reset wins (the earliest of its readings in this
+    window when `earliest`: `our_reset` is one), and our count never exceeds theirs."""
     if their_reset <= now:
         # The reply describes a window that has ended since (it crossed a reset in flight).
         return ours, our_reset
@@ -169,8 +181,13 @@ def _merge(
         # The provider is already in a later window than ours: its count is the whole truth.
         return theirs, their_reset
     # Same window (or our guess of its length was too long): reservations still in flight are in
-    # our count and may not be in theirs, so the lower of the two is the safe one.
-    return min(ours, theirs), their_reset
+    # our count and may not be in theirs, so the lower of the two is the safe one. Each reply's
+    # reset time is late by its own way back (it is counted from when the reply was read), never
+    # early, so the earliest reading is the closest that is still safe: taking the latest instead
+    # would move the reset back and forth by the replies' latencies and leave the start of every
+    # window unused for as long as the last reply took. Our own guess (from rolling the window
+    # before the provider's began) may be early: a reading always replaces it.
+    return min(ours, theirs), min(our_reset, their_reset) if earliest else their_reset
 
 
 @contextmanager

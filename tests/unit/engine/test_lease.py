@@ -3,6 +3,8 @@ given back when unspent, and the provider's numbers written whenever they could 
 
 from __future__ import annotations
 
+import threading
+
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -134,3 +136,31 @@ def test_the_lease_never_grows_beyond_what_the_row_can_spare(
     held.release(sqlite_engine, clock.utc())
     held.take(sqlite_engine, 4, clock.utc())  # a heavier method: nothing ahead
     assert row(sqlite_engine, settings, clock).minute_remaining == limit - 1 - 4
+
+
+def test_threads_that_all_find_the_lease_empty_refill_it_once(
+    sqlite_engine: Engine, clock: Clock
+) -> None:
+    """At a window's reset every thread of a process finds the lease empty at once: one of them
+    refills it, the others spend that, and the process does not take a lease per thread."""
+    settings = roomy(minute_limit=300)
+    held = lease.Lease(settings)
+    row(sqlite_engine, settings, clock)  # the row exists before the rush
+    threads = 8
+    start = threading.Barrier(threads)
+    granted: list[bool] = []
+
+    def rush() -> None:
+        start.wait()
+        granted.append(held.take(sqlite_engine, 1, clock.utc()).granted)
+
+    workers = [threading.Thread(target=rush) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert granted == [True] * threads
+    taken = 300 - row(sqlite_engine, settings, clock).minute_remaining
+    # One request's point and one lease: 300 // HEADROOM = 9 requests' worth, the first included.
+    assert taken == 300 // lease.HEADROOM
