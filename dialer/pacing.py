@@ -139,10 +139,7 @@ def refund(budget: Budget, cost: int, reservation: Reservation, now: dt.datetime
 
 def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.datetime) -> None:
     """Take the provider's numbers from a reply: its limits, what remains and when it resets."""
-    # Whether the row's minute reset is itself a reading of the provider's (one taken in the
-    # current window), not our own guess from when we rolled the window.
-    window_start = budget.minute_reset_at - dt.timedelta(seconds=budget.window_seconds)
-    read_reset = budget.observed_at is not None and budget.observed_at >= window_start
+    read_reset = reset_was_read(budget)
     budget.minute_limit = limits.minute_limit
     budget.day_limit = limits.day_limit
     budget.observed_at = observed_at
@@ -161,6 +158,13 @@ def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.da
     )
     budget.minute_remaining = min(budget.minute_remaining, budget.minute_limit)
     budget.day_remaining = min(budget.day_remaining, budget.day_limit)
+
+
+def reset_was_read(budget: Budget) -> bool:
+    """Whether the row's minute reset is a reading of the provider's (one taken in the current
+    window), not our own guess from when we rolled the window."""
+    window_start = budget.minute_reset_at - dt.timedelta(seconds=budget.window_seconds)
+    return budget.observed_at is not None and budget.observed_at >= window_start
 
 
 def _merge(

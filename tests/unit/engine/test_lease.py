@@ -164,3 +164,34 @@ def test_threads_that_all_find_the_lease_empty_refill_it_once(
     taken = 300 - row(sqlite_engine, settings, clock).minute_remaining
     # One request's point and one lease: 300 // HEADROOM = 9 requests' worth, the first included.
     assert taken == 300 // lease.HEADROOM
+
+
+def test_near_the_limit_a_reply_that_would_change_nothing_is_not_written(
+    sqlite_engine: Engine, clock: Clock
+) -> None:
+    """The row already has no more left than the reply says (our reservations in flight are in
+    it, not in the provider's count), and the same reset: nothing to write. A lower count is."""
+    settings = roomy(minute_limit=300)
+    held = lease.Lease(settings)
+
+    def near(remaining: int, reset: float = 30.0) -> Limits:
+        return Limits(
+            day_limit=10 * PLENTY,
+            day_remaining=10 * PLENTY,
+            day_reset=36_000.0,
+            minute_limit=300,
+            minute_remaining=remaining,
+            minute_reset=reset,
+        )
+
+    held.take(sqlite_engine, 1, clock.utc())
+    held.settle(sqlite_engine, clock.utc(), near(299))  # the first reply: always written
+    first = row(sqlite_engine, settings, clock)
+    clock.advance(0.1)
+    held.settle(sqlite_engine, clock.utc(), near(295, reset=29.95))
+    assert row(sqlite_engine, settings, clock).observed_at == first.observed_at  # skipped
+    held.settle(sqlite_engine, clock.utc(), near(first.minute_remaining - 5, reset=29.95))
+    assert row(sqlite_engine, settings, clock).minute_remaining == first.minute_remaining - 5
+    clock.advance(0.1)
+    held.settle(sqlite_engine, clock.utc(), near(290, reset=29.5))  # an earlier reset reading
+    assert row(sqlite_engine, settings, clock).minute_reset_at < first.minute_reset_at
