@@ -224,9 +224,9 @@ def _stale_queued(session: Session, settings: Settings, now: dt.datetime) -> lis
     Queued longer than `stuck_after` is not enough: under a slow drain (more wake-ups waiting
     than the budget lets the workers take in `stuck_after`) the broker still holds them, and
     sending them again would only make duplicate tasks. A wake-up is presumed lost when the
-    workers have lately taken up wake-ups sent well after it (the broker delivers in order, so
-    it would have come first), or when they have taken up none at all lately (the queue itself
-    is gone, or every worker is).
+    workers have lately taken up wake-ups sent well after it (`out_of_order`: the broker
+    delivers in order, so it would have come first), or when they have taken up none at all
+    lately (the queue itself is gone, or every worker is).
     """
     cutoff = now - dt.timedelta(seconds=settings.stuck_after)
     stale = session.execute(
@@ -238,7 +238,7 @@ def _stale_queued(session: Session, settings: Settings, now: dt.datetime) -> lis
     ).all()
     if not stale:
         return []
-    slack = dt.timedelta(seconds=settings.stuck_after)
+    slack = out_of_order(settings)
     fronts = {
         campaign_id: _delivery_front(session, campaign_id, cutoff)
         for campaign_id in {row.campaign_id for row in stale}
@@ -253,6 +253,15 @@ def _stale_queued(session: Session, settings: Settings, now: dt.datetime) -> lis
         log.warning("re-sending %d wake-ups that were lost", len(ids))
         session.execute(update(Contact).where(Contact.id.in_(ids)).values(queued_at=now))
     return ids
+
+
+def out_of_order(settings: Settings) -> dt.timedelta:
+    """How much later than a wake-up another may be taken up while it is still on its way: a
+    worker's prefetched wake-ups wait behind its requests in flight (each up to its timeouts),
+    and `stuck_after` on top, as for any wake-up."""
+    return dt.timedelta(
+        seconds=settings.stuck_after + settings.connect_timeout + settings.read_timeout
+    )
 
 
 # How many of a campaign's latest attempts show how far the workers have got through the queue.

@@ -216,13 +216,14 @@ def test_lost_wakeups_are_sent_again_while_newer_ones_are_taken_up(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:
     """The broker lost the first wake-ups; those sent after the loss are taken up: the lost
-    ones, older than those by more than `stuck_after`, are sent again."""
+    ones, older than those by more than wake-ups are ever taken up out of order, are sent
+    again."""
     _, contact_ids = dialable_campaign(sqlite_engine, phones(4))
     first = tick(sqlite_engine, settings, outbox)
     newer = contact_ids[-1]
     assert newer in first.queued
     lost = [i for i in first.queued if i != newer]
-    sent_later = START + dt.timedelta(seconds=2 * settings.stuck_after + 1)
+    sent_later = START + dispatch.out_of_order(settings) + dt.timedelta(seconds=1)
     with transaction(sqlite_engine) as session:
         session.execute(update(Contact).where(Contact.id == newer).values(queued_at=sent_later))
     now = sent_later + dt.timedelta(seconds=1)
