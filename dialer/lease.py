@@ -207,7 +207,7 @@ def _agrees(row: _Row | None, limits: Limits, reset_at: dt.datetime) -> bool:
         limits.minute_remaining >= row.minute_remaining
         and limits.day_remaining >= row.day_remaining
         and row.minute_reset_at - EARLIER_RESET <= reset_at
-        and reset_at - row.minute_reset_at <= pacing.SAME_WINDOW
+        and reset_at <= row.minute_reset_at + pacing.RESET_JITTER
     )
 
 

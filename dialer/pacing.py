@@ -28,6 +28,10 @@ from dialer.models import Budget
 DAY_SECONDS = 86_400.0
 # Two readings of the same window's reset differ by network latency; more than this is a new one.
 SAME_WINDOW = dt.timedelta(seconds=1)
+# A reading later than the row's reset by at most this is the same reset read with more latency;
+# by more, it may be the provider's next window read before ours ended (windows of a second or
+# two), and is taken as it is.
+RESET_JITTER = dt.timedelta(milliseconds=250)
 
 
 class Account(Protocol):
@@ -176,8 +180,8 @@ def _merge(
     *,
     earliest: bool = False,
 ) -> tuple[int, dt.datetime]:
-    """Merge one window's count: the provider's reset wins (the earliest of its readings in this
-    window when `earliest`: `our_reset` is one), and our count never exceeds theirs."""
+    """Merge one window's count: the provider's reset wins (the earliest of its readings of this
+    reset when `earliest`: `our_reset` is one), and our count never exceeds theirs."""
     if their_reset <= now:
         # The reply describes a window that has ended since (it crossed a reset in flight).
         return ours, our_reset
@@ -190,8 +194,11 @@ def _merge(
     # early, so the earliest reading is the closest that is still safe: taking the latest instead
     # would move the reset back and forth by the replies' latencies and leave the start of every
     # window unused for as long as the last reply took. Our own guess (from rolling the window
-    # before the provider's began) may be early: a reading always replaces it.
-    return min(ours, theirs), min(our_reset, their_reset) if earliest else their_reset
+    # before the provider's began) may be early: a reading always replaces it; and a reading much
+    # later than ours may be of the provider's next window, which must not be cut short.
+    if earliest and our_reset <= their_reset <= our_reset + RESET_JITTER:
+        return min(ours, theirs), our_reset
+    return min(ours, theirs), their_reset
 
 
 @contextmanager
