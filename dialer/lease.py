@@ -206,8 +206,9 @@ def _agrees(row: _Row | None, limits: Limits, reset_at: dt.datetime) -> bool:
     return (
         limits.minute_remaining >= row.minute_remaining
         and limits.day_remaining >= row.day_remaining
-        and row.minute_reset_at - EARLIER_RESET <= reset_at
-        and reset_at <= row.minute_reset_at + pacing.RESET_JITTER
+        and row.minute_reset_at - EARLIER_RESET
+        <= reset_at
+        <= row.minute_reset_at + pacing.RESET_JITTER
     )
 
 
