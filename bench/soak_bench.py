@@ -29,6 +29,7 @@ import argparse
 import collections
 import contextlib
 import json
+import logging
 import os
 import statistics
 import sys
@@ -75,6 +76,20 @@ class Samples:
             for name, values in series.items()
         }
 
+    def cpu(self, names: Sequence[str]) -> float:
+        """CPU seconds the named processes used between the first and the last sample."""
+        if len(self.rows) < 2:
+            return 0.0
+        first: dict[str, float] = self.rows[0]["cpu_s"]
+        last: dict[str, float] = self.rows[-1]["cpu_s"]
+        return sum(last.get(n, 0.0) - first.get(n, 0.0) for n in names)
+
+    def placed_between_first_and_last(self) -> int:
+        """Calls placed between the first and the last sample."""
+        if len(self.rows) < 2:
+            return 0
+        return int(self.rows[-1].get("placed", 0)) - int(self.rows[0].get("placed", 0))
+
     def queue_depth_max(self) -> int:
         """The most wake-ups waiting on the broker at one sample."""
         return max((row.get("queue_depth", 0) for row in self.rows), default=0)
@@ -115,6 +130,30 @@ def rss_mib(pid: int) -> float | None:
     return int(line.split()[1]) / 1024 if line else None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ResentCounter(logging.Handler):
+    """Counts the wake-ups the dispatcher re-sent as lost (its `re-sending N` warnings): with no
+    broker lost during a run, each is a duplicate task that finds its contact no longer queued."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.resent = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Add up the N of each re-send warning."""
+        if record.getMessage().startswith("re-sending") and isinstance(record.args, tuple):
+            self.resent += int(str(record.args[0]))
+
+
 def queue_depth(broker: redis.Redis, queue: str) -> int:
     """Messages waiting on the queue (Celery's Redis transport: a list per priority step)."""
     total = 0
@@ -141,6 +180,7 @@ def sample_forever(
             "t": round(time.monotonic() - started, 1),
             "utc": time.strftime("%H:%M:%S", time.gmtime()),
             "rss_mib": {k: round(v, 1) for k, v in memory.items() if v is not None},
+            "cpu_s": {k: c for k, c in ((k, cpu_seconds(p)) for k, p in pids.items()) if c},
         }
         try:
             row.update(queue_depth=queue_depth(broker, queue), **progress())
@@ -179,8 +219,15 @@ def windows(log: Sequence[Any], window: float, limit: int) -> dict[str, Any]:
     used = [points[i] / limit for i in range(last)]
     pace = [calls[i] / limit for i in range(last)]
     after_first = used[1:] or used
+    # Where in the window the points went: the mean share of the limit spent in each fifth of it.
+    fifths: collections.Counter[int] = collections.Counter()
+    for entry in log:
+        offset = (entry.time - first) / window
+        if entry.outcome == "ok" and int(offset) < last:
+            fifths[min(4, int(5 * (offset % 1)))] += 1
     return {
         "windows": last,
+        "points_by_fifth_of_window": [round(fifths[i] / last / limit, 3) for i in range(5)],
         "utilization_median": statistics.median(used),
         "utilization_min": min(used),
         "utilization_share_ge_097": sum(u >= 0.97 for u in after_first) / len(after_first),
@@ -255,6 +302,8 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         seed=args.seed,
     )
     samples = Samples()
+    resent = ResentCounter()
+    logging.getLogger("dialer.dispatch").addHandler(resent)
     with fresh_database("postgres", workdir) as url, SimulatorServer(config) as server:
         queue = configure(args, url, server.url, workdir / "home")
         prepare_campaign(url, args.contacts)
@@ -284,8 +333,11 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             finally:
                 stop.set()
                 sampler.join()
+        logging.getLogger("dialer.dispatch").removeHandler(resent)
         log = server.request_log()
         stats = server.stats()
+        worker_names = [name for name in pids if name.startswith("worker")]
+        placed = max(1, samples.placed_between_first_and_last())
         result = {
             "finished": finished,
             "fit_start_timeout": args.fit,
@@ -297,6 +349,10 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             **windows(log, args.window, args.limit),
             "memory_mib": samples.memory(),
             "queue_depth_max": samples.queue_depth_max(),
+            "wakeups_resent": resent.resent,
+            # Between the first and last samples, so that start-up and shutdown are not counted.
+            "worker_cpu_ms_per_call": round(1000 * samples.cpu(worker_names) / placed, 2),
+            "bench_cpu_ms_per_call": round(1000 * samples.cpu(list(pids)[:1]) / placed, 2),
             "open_contacts": open_contacts(url),
             "invariants": invariants(
                 url, server, queue, args.limit, args.window, finished=finished

@@ -219,21 +219,76 @@ def _claim(session: Session, campaign: Campaign, want: int, now: dt.datetime) ->
 
 
 def _stale_queued(session: Session, settings: Settings, now: dt.datetime) -> list[int]:
-    """Contacts queued so long ago that their wake-up was surely lost: wake them again."""
+    """Contacts queued so long ago that their wake-up was surely lost: wake them again.
+
+    Queued longer than `stuck_after` is not enough: under a slow drain (more wake-ups waiting
+    than the budget lets the workers take in `stuck_after`) the broker still holds them, and
+    sending them again would only make duplicate tasks. A wake-up is presumed lost when the
+    workers have lately taken up wake-ups sent well after it (`out_of_order`: the broker
+    delivers in order, so it would have come first), or when they have taken up none at all
+    lately (the queue itself is gone, or every worker is).
+    """
     cutoff = now - dt.timedelta(seconds=settings.stuck_after)
-    ids = list(
-        session.scalars(
-            select(Contact.id)
-            .where(Contact.status == ContactStatus.QUEUED, Contact.queued_at < cutoff)
-            .limit(10_000)
-            # A worker that holds the contact's row is dialing it now: it is not lost.
-            .with_for_update(skip_locked=True)
-        )
-    )
+    stale = session.execute(
+        select(Contact.id, Contact.campaign_id, Contact.queued_at)
+        .where(Contact.status == ContactStatus.QUEUED, Contact.queued_at < cutoff)
+        .limit(10_000)
+        # A worker that holds the contact's row is dialing it now: it is not lost.
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not stale:
+        return []
+    slack = out_of_order(settings)
+    fronts = {
+        campaign_id: _delivery_front(session, campaign_id, cutoff)
+        for campaign_id in {row.campaign_id for row in stale}
+    }
+    ids = [
+        row.id
+        for row in stale
+        if (front := fronts[row.campaign_id]) is None
+        or (row.queued_at is not None and row.queued_at < front - slack)
+    ]
     if ids:
         log.warning("re-sending %d wake-ups that were lost", len(ids))
         session.execute(update(Contact).where(Contact.id.in_(ids)).values(queued_at=now))
     return ids
+
+
+def out_of_order(settings: Settings) -> dt.timedelta:
+    """How much later than a wake-up another may be taken up while it is still on its way: a
+    worker's prefetched wake-ups wait behind its requests in flight (each up to its timeouts),
+    and `stuck_after` on top, as for any wake-up."""
+    return dt.timedelta(
+        seconds=settings.stuck_after + settings.connect_timeout + settings.read_timeout
+    )
+
+
+# How many of a campaign's latest attempts show how far the workers have got through the queue.
+_FRONT_SAMPLE = 256
+
+
+def _delivery_front(session: Session, campaign_id: int, since: dt.datetime) -> dt.datetime | None:
+    """When the newest wake-up the workers have lately taken up was sent; None if they have
+    begun no attempt of the campaign since `since`.
+
+    Read from the campaign's latest attempts (an index range) and their contacts' `queued_at`:
+    no row of its own that every worker would have to write.
+    """
+    latest = (
+        select(Attempt.contact_id)
+        .where(Attempt.campaign_id == campaign_id, Attempt.requested_at >= since)
+        .order_by(Attempt.requested_at.desc())
+        .limit(_FRONT_SAMPLE)
+        .subquery()
+    )
+    # A contact queued again since is waiting once more: its new wake-up proves nothing (and
+    # when every one is, the time rule alone decides, which errs on the side of re-sending).
+    return session.scalar(
+        select(func.max(Contact.queued_at))
+        .join(latest, latest.c.contact_id == Contact.id)
+        .where(Contact.status != ContactStatus.QUEUED)
+    )
 
 
 def _request_deadline(settings: Settings) -> dt.timedelta:

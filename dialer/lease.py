@@ -9,8 +9,9 @@ by no more than the leases outstanding, and only while hundreds of points remain
 provider's `metadata.limits` still correct the row. What a lease did not spend goes back to the
 day's count when its window ends.
 
-The provider's numbers are written to the row after every reply while little remains, when a
-reply speaks of another window or other limits, and at least every `OBSERVE_EVERY` otherwise.
+The provider's numbers are written to the row after a reply while little remains (unless they
+would leave the row as this process last saw it: no lower, the same reset), when a reply speaks
+of another window or other limits, and at least every `OBSERVE_EVERY` otherwise.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ HEADROOM = 32
 OBSERVE_BELOW = 2 * HEADROOM * LEASE_MAX
 # With more left, a process writes the provider's numbers at least this often.
 OBSERVE_EVERY = dt.timedelta(seconds=1)
+# A reply's reset read this much earlier than the row's is worth writing (`pacing.observe` keeps
+# the earliest reading of a window); less is only the replies' latencies differing.
+EARLIER_RESET = dt.timedelta(milliseconds=20)
 
 
 @dataclass
@@ -42,6 +46,16 @@ class _Held:
     points: int = 0
     minute_reset_at: dt.datetime | None = None
     day_reset_at: dt.datetime | None = None
+
+
+@dataclass
+class _Row:
+    """The row as this process last left it: what remained and when the minute resets."""
+
+    minute_remaining: int
+    day_remaining: int
+    minute_reset_at: dt.datetime
+    reset_read: bool  # the reset is the provider's reading, not our guess (`pacing.observe`)
 
 
 @dataclass
@@ -59,8 +73,14 @@ class Lease:
     def __init__(self, settings: pacing.Account) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        # One thread of the process at a time refills from the row: threads that all found the
+        # lease empty (as every one does at a window's reset) would otherwise each take a lease's
+        # worth, and the process would hoard many leases of points that other processes, the
+        # ones holding the wake-ups, then lack until the window ends unspent.
+        self._refill = threading.Lock()
         self._held = _Held()
         self._seen = _Seen()
+        self._row: _Row | None = None
 
     def take_held(self, cost: int, now: dt.datetime) -> pacing.Reservation | None:
         """Reserve `cost` points from the lease alone (no database); None if it has too few."""
@@ -76,6 +96,15 @@ class Lease:
         reservation = self.take_held(cost, now)
         if reservation is not None:
             return reservation
+        with self._refill:
+            # Another thread may have refilled the lease while this one waited its turn.
+            reservation = self.take_held(cost, now)
+            if reservation is not None:
+                return reservation
+            return self._take_from_row(engine, cost, now)
+
+    def _take_from_row(self, engine: Engine, cost: int, now: dt.datetime) -> pacing.Reservation:
+        """Reserve `cost` points on the row, with a few ahead while it has plenty."""
         with self._lock:
             leftover, self._held = self._held, _Held()
         with pacing.budget_transaction(engine) as session:
@@ -86,6 +115,7 @@ class Lease:
             budget.minute_remaining -= ahead
             budget.day_remaining -= ahead
             taken = _Held(ahead, budget.minute_reset_at, budget.day_reset_at)
+            self._note_row(budget)
         if ahead:
             self._keep(taken)
         return reservation
@@ -112,7 +142,10 @@ class Lease:
         if refund_of is not None:
             self.refund(engine, *refund_of, now)
         if limits is not None and self._worth_writing(limits, now):
-            pacing.settle(engine, self.settings, now, limits)
+            with pacing.budget_transaction(engine) as session:
+                budget = pacing.load(session, self.settings, now)
+                pacing.observe(budget, limits, now, now)
+                self._note_row(budget)
 
     def release(self, engine: Engine, now: dt.datetime) -> None:
         """Give every point held back to the row (when the process stops)."""
@@ -133,13 +166,26 @@ class Lease:
             # up above, and a leftover of another window was already returned by its `take`.
             self._held = taken
 
+    def _note_row(self, budget: Budget) -> None:
+        """Remember the row as this process's transaction leaves it."""
+        with self._lock:
+            self._row = _Row(
+                budget.minute_remaining,
+                budget.day_remaining,
+                budget.minute_reset_at,
+                pacing.reset_was_read(budget),
+            )
+
     def _worth_writing(self, limits: Limits, now: dt.datetime) -> bool:
         """Whether the provider's numbers could change what the row allows."""
         reset_at = now + dt.timedelta(seconds=limits.minute_reset)
         with self._lock:
             seen = self._seen
             due = (
-                min(limits.minute_remaining, limits.day_remaining) < OBSERVE_BELOW
+                (
+                    min(limits.minute_remaining, limits.day_remaining) < OBSERVE_BELOW
+                    and not _agrees(self._row, limits, reset_at)
+                )
                 or seen.written_at is None
                 or now - seen.written_at >= OBSERVE_EVERY
                 or (limits.minute_limit, limits.day_limit) != seen.limits
@@ -149,6 +195,21 @@ class Lease:
             if due:
                 self._seen = _Seen(now, reset_at, (limits.minute_limit, limits.day_limit))
         return due
+
+
+def _agrees(row: _Row | None, limits: Limits, reset_at: dt.datetime) -> bool:
+    """Whether writing a reply's numbers would leave the row as it is: the row (as this process
+    last left it, and only lower since, as other processes take from it) already has no more
+    left than the provider says, and the same reset, read no later than this reply's."""
+    if row is None or not row.reset_read:
+        return False
+    return (
+        limits.minute_remaining >= row.minute_remaining
+        and limits.day_remaining >= row.day_remaining
+        and row.minute_reset_at - EARLIER_RESET
+        <= reset_at
+        <= row.minute_reset_at + pacing.RESET_JITTER
+    )
 
 
 def _ahead(budget: Budget, cost: int) -> int:

@@ -28,6 +28,10 @@ from dialer.models import Budget
 DAY_SECONDS = 86_400.0
 # Two readings of the same window's reset differ by network latency; more than this is a new one.
 SAME_WINDOW = dt.timedelta(seconds=1)
+# A reading later than the row's reset by at most this is the same reset read with more latency;
+# by more, it may be the provider's next window read before ours ended (windows of a second or
+# two), and is taken as it is.
+RESET_JITTER = dt.timedelta(milliseconds=250)
 
 
 class Account(Protocol):
@@ -139,6 +143,7 @@ def refund(budget: Budget, cost: int, reservation: Reservation, now: dt.datetime
 
 def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.datetime) -> None:
     """Take the provider's numbers from a reply: its limits, what remains and when it resets."""
+    read_reset = reset_was_read(budget)
     budget.minute_limit = limits.minute_limit
     budget.day_limit = limits.day_limit
     budget.observed_at = observed_at
@@ -150,6 +155,7 @@ def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.da
         limits.minute_remaining,
         minute_reset_at,
         now,
+        earliest=read_reset,
     )
     budget.day_remaining, budget.day_reset_at = _merge(
         budget.day_remaining, budget.day_reset_at, limits.day_remaining, day_reset_at, now
@@ -158,10 +164,24 @@ def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.da
     budget.day_remaining = min(budget.day_remaining, budget.day_limit)
 
 
+def reset_was_read(budget: Budget) -> bool:
+    """Whether the row's minute reset is a reading of the provider's (one taken in the current
+    window), not our own guess from when we rolled the window."""
+    window_start = budget.minute_reset_at - dt.timedelta(seconds=budget.window_seconds)
+    return budget.observed_at is not None and budget.observed_at >= window_start
+
+
 def _merge(
-    ours: int, our_reset: dt.datetime, theirs: int, their_reset: dt.datetime, now: dt.datetime
+    ours: int,
+    our_reset: dt.datetime,
+    theirs: int,
+    their_reset: dt.datetime,
+    now: dt.datetime,
+    *,
+    earliest: bool = False,
 ) -> tuple[int, dt.datetime]:
-    """Merge one window's count: the provider's reset wins, and our count never exceeds theirs."""
+    """Merge one window's count: the provider's reset wins (the earliest of its readings of this
+    reset when `earliest`: `our_reset` is one), and our count never exceeds theirs."""
     if their_reset <= now:
         # The reply describes a window that has ended since (it crossed a reset in flight).
         return ours, our_reset
@@ -169,7 +189,15 @@ def _merge(
         # The provider is already in a later window than ours: its count is the whole truth.
         return theirs, their_reset
     # Same window (or our guess of its length was too long): reservations still in flight are in
-    # our count and may not be in theirs, so the lower of the two is the safe one.
+    # our count and may not be in theirs, so the lower of the two is the safe one. Each reply's
+    # reset time is late by its own way back (it is counted from when the reply was read), never
+    # early, so the earliest reading is the closest that is still safe: taking the latest instead
+    # would move the reset back and forth by the replies' latencies and leave the start of every
+    # window unused for as long as the last reply took. Our own guess (from rolling the window
+    # before the provider's began) may be early: a reading always replaces it; and a reading much
+    # later than ours may be of the provider's next window, which must not be cut short.
+    if earliest and our_reset <= their_reset <= our_reset + RESET_JITTER:
+        return min(ours, theirs), our_reset
     return min(ours, theirs), their_reset
 
 

@@ -176,6 +176,64 @@ def test_lost_wakeups_are_sent_again(
     assert again.queued == []
 
 
+def _taken_up(engine: Engine, contact_id: int, at: dt.datetime) -> None:
+    """A worker took up the contact's wake-up at `at`: it is dialing, its attempt requested."""
+    with transaction(engine) as session:
+        contact = session.get_one(Contact, contact_id)
+        contact.status = ContactStatus.DIALING
+        session.add(
+            Attempt(
+                external_id=f"taken-{contact_id}",
+                contact_id=contact_id,
+                campaign_id=contact.campaign_id,
+                method="start.informer_call",
+                params={},
+                requested_at=at,
+            )
+        )
+
+
+def test_a_slow_drain_sends_no_duplicate_wakeups(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    """Wake-ups waiting longer than `stuck_after` while the workers are still taking up those
+    sent with them are on the broker, not lost: nothing is sent twice."""
+    dialable_campaign(sqlite_engine, phones(4))
+    first = tick(sqlite_engine, settings, outbox)
+    later = START + dt.timedelta(seconds=settings.stuck_after + 1)
+    # The workers have only now reached the first of them: the queue drains slowly.
+    _taken_up(sqlite_engine, first.queued[0], later - dt.timedelta(seconds=1))
+
+    again = tick(sqlite_engine, settings, outbox, now=later)
+    much_later = tick(sqlite_engine, settings, outbox, now=later + dt.timedelta(seconds=30))
+
+    assert again.requeued == []
+    assert much_later.requeued == []
+    assert sorted(outbox.wakeups) == sorted(first.queued)
+
+
+def test_lost_wakeups_are_sent_again_while_newer_ones_are_taken_up(
+    sqlite_engine: Engine, settings: Settings, outbox: Outbox
+) -> None:
+    """The broker lost the first wake-ups; those sent after the loss are taken up: the lost
+    ones, older than those by more than wake-ups are ever taken up out of order, are sent
+    again."""
+    _, contact_ids = dialable_campaign(sqlite_engine, phones(4))
+    first = tick(sqlite_engine, settings, outbox)
+    newer = contact_ids[-1]
+    assert newer in first.queued
+    lost = [i for i in first.queued if i != newer]
+    sent_later = START + dispatch.out_of_order(settings) + dt.timedelta(seconds=1)
+    with transaction(sqlite_engine) as session:
+        session.execute(update(Contact).where(Contact.id == newer).values(queued_at=sent_later))
+    now = sent_later + dt.timedelta(seconds=1)
+    _taken_up(sqlite_engine, newer, now)
+
+    again = tick(sqlite_engine, settings, outbox, now=now)
+
+    assert sorted(again.requeued) == sorted(lost)
+
+
 def test_an_attempt_stuck_mid_request_is_sent_for_resolution(
     sqlite_engine: Engine, settings: Settings, outbox: Outbox
 ) -> None:

@@ -3,6 +3,8 @@ given back when unspent, and the provider's numbers written whenever they could 
 
 from __future__ import annotations
 
+import threading
+
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -134,3 +136,62 @@ def test_the_lease_never_grows_beyond_what_the_row_can_spare(
     held.release(sqlite_engine, clock.utc())
     held.take(sqlite_engine, 4, clock.utc())  # a heavier method: nothing ahead
     assert row(sqlite_engine, settings, clock).minute_remaining == limit - 1 - 4
+
+
+def test_threads_that_all_find_the_lease_empty_refill_it_once(
+    sqlite_engine: Engine, clock: Clock
+) -> None:
+    """At a window's reset every thread of a process finds the lease empty at once: one of them
+    refills it, the others spend that, and the process does not take a lease per thread."""
+    settings = roomy(minute_limit=300)
+    held = lease.Lease(settings)
+    row(sqlite_engine, settings, clock)  # the row exists before the rush
+    threads = 8
+    start = threading.Barrier(threads)
+    granted: list[bool] = []
+
+    def rush() -> None:
+        start.wait()
+        granted.append(held.take(sqlite_engine, 1, clock.utc()).granted)
+
+    workers = [threading.Thread(target=rush) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert granted == [True] * threads
+    taken = 300 - row(sqlite_engine, settings, clock).minute_remaining
+    # One request's point and one lease: 300 // HEADROOM = 9 requests' worth, the first included.
+    assert taken == 300 // lease.HEADROOM
+
+
+def test_near_the_limit_a_reply_that_would_change_nothing_is_not_written(
+    sqlite_engine: Engine, clock: Clock
+) -> None:
+    """The row already has no more left than the reply says (our reservations in flight are in
+    it, not in the provider's count), and the same reset: nothing to write. A lower count is."""
+    settings = roomy(minute_limit=300)
+    held = lease.Lease(settings)
+
+    def near(remaining: int, reset: float = 30.0) -> Limits:
+        return Limits(
+            day_limit=10 * PLENTY,
+            day_remaining=10 * PLENTY,
+            day_reset=36_000.0,
+            minute_limit=300,
+            minute_remaining=remaining,
+            minute_reset=reset,
+        )
+
+    held.take(sqlite_engine, 1, clock.utc())
+    held.settle(sqlite_engine, clock.utc(), near(299))  # the first reply: always written
+    first = row(sqlite_engine, settings, clock)
+    clock.advance(0.1)
+    held.settle(sqlite_engine, clock.utc(), near(295, reset=29.95))
+    assert row(sqlite_engine, settings, clock).observed_at == first.observed_at  # skipped
+    held.settle(sqlite_engine, clock.utc(), near(first.minute_remaining - 5, reset=29.95))
+    assert row(sqlite_engine, settings, clock).minute_remaining == first.minute_remaining - 5
+    clock.advance(0.1)
+    held.settle(sqlite_engine, clock.utc(), near(290, reset=29.5))  # an earlier reset reading
+    assert row(sqlite_engine, settings, clock).minute_reset_at < first.minute_reset_at

@@ -119,3 +119,35 @@ def test_a_lower_limit_from_the_provider_caps_what_remains() -> None:
     b = budget(remaining=10, limit=10)
     pacing.observe(b, limits(remaining=4, reset=30.0, limit=4), T0, T0)
     assert (b.minute_limit, b.minute_remaining) == (4, 4)
+
+
+def test_the_earliest_reading_of_a_reset_stands_in_its_window() -> None:
+    """Each reply's reset is counted from when it was read, so it is late by the reply's way
+    back: a slower reply later in the same window must not move the reset later."""
+    b = budget(remaining=9)
+    pacing.observe(b, limits(remaining=9, reset=40.0), seconds(20), seconds(20))
+    slow = seconds(30.2)  # read 0.2 s after the provider counted its reset down from 29.8 s...
+    pacing.observe(b, limits(remaining=8, reset=30.0), slow, slow)
+    assert b.minute_reset_at == seconds(60)  # ...so 60.2 s would be 0.2 s of the window lost
+    pacing.observe(b, limits(remaining=8, reset=29.7), seconds(30.1), seconds(30.1))
+    assert b.minute_reset_at == seconds(59.8)  # an earlier reading is closer, and still safe
+
+
+def test_a_reading_of_the_providers_next_short_window_is_taken_as_it_is() -> None:
+    """With a window of a second, a reply counted in the provider's next window may arrive
+    before our reset: its reset, a window later, must replace ours, or the row would start a
+    window of its own at our reset in the middle of the provider's and overspend it."""
+    b = budget(remaining=5, reset_in=1.0)
+    pacing.observe(b, limits(remaining=5, reset=0.9), seconds(0.1), seconds(0.1))
+    assert b.minute_reset_at == seconds(1.0)
+    pacing.observe(b, limits(remaining=7, reset=1.0), seconds(0.95), seconds(0.95))
+    assert (b.minute_remaining, b.minute_reset_at) == (5, seconds(1.95))
+
+
+def test_our_own_guess_of_a_reset_gives_way_to_a_later_reading() -> None:
+    """A window we rolled ourselves may have started before the provider's did (its first
+    request came later): the provider's reading replaces our guess even when it is later."""
+    b = budget(remaining=9)
+    b.observed_at = seconds(-70)  # read in the window before: this reset is our guess
+    pacing.observe(b, limits(remaining=9, reset=59.9), seconds(0.5), seconds(0.5))
+    assert b.minute_reset_at == seconds(60.4)
