@@ -38,7 +38,6 @@ from dialer import (
     embedded_broker,
     migrate,
     outcome_collection,
-    redis_broker,
 )
 from dialer.callapi.client import CallApiClient
 from dialer.config import ConfigError, Settings, get_settings
@@ -46,6 +45,8 @@ from dialer.dialing import Dialer
 
 log = logging.getLogger("dialer.worker")
 
+# The Celery `broker_transport` for redis:// URLs (dialer.redis_broker.TRANSPORT).
+REDIS_TRANSPORT = "dialer.redis_broker:Transport"
 # Set by the worker keeper (`dialer.runner`) in the environment of a worker it started again.
 RESTARTED_VARIABLE = "DIALER_WORKER_RESTARTED"
 
@@ -79,8 +80,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         config["broker_transport"] = embedded_broker.TRANSPORT
         config["broker_transport_options"] = _embedded_broker_options(settings)
     elif urlsplit(settings.broker_url).scheme == "redis":
-        # kombu's Redis transport, but a worker survives Redis restarts (see redis_broker).
-        config["broker_transport"] = redis_broker.TRANSPORT
+        # kombu's Redis transport, but a worker survives Redis restarts (see redis_broker);
+        # named, not imported: kombu loads it, and with it redis-py, only for a Redis broker.
+        config["broker_transport"] = REDIS_TRANSPORT
     return config
 
 

@@ -219,25 +219,32 @@ def _postgres_cluster(action: str, *options: str) -> tuple[str, ...]:
 
 
 @contextmanager
-def private_redis(tmp_path: Path) -> Iterator[tuple[Broker, Service]]:
-    """A redis-server of this test's own on a free loopback port, without persistence like the
-    shared one: the broker on it, and the service to restart it by. The test may stop and
-    start it at will without disturbing anyone; it is shut down (or killed) when the block ends.
+def private_redis(tmp_path: Path, *, keeps_data: bool = False) -> Iterator[tuple[Broker, Service]]:
+    """A redis-server of this test's own on a free loopback port: the broker on it, and the
+    service to restart it by. The test may stop and start it at will without disturbing anyone;
+    it is shut down (or killed) when the block ends.
+
+    Like the shared one it runs without persistence (a restart loses every message), unless
+    `keeps_data`: then a restart keeps them, as a Redis that saves on shutdown does.
     """
     require_tool("redis-server", "a private Redis cannot be started")
     require_tool("redis-cli", "a private Redis cannot be stopped")
     port = free_port()
     pidfile = tmp_path / f"redis-{port}.pid"
-    stop = ("redis-cli", "-p", str(port), "shutdown", "nosave")
+    shutdown = ("redis-cli", "-p", str(port), "shutdown")
     service = Service(
         f"private Redis :{port}",
-        stop,
+        (*shutdown, "save" if keeps_data else "nosave"),
         (
             *_redis_server_command(port),
             "--pidfile",
             str(pidfile),
             "--logfile",
             str(tmp_path / f"redis-{port}.log"),
+            "--dir",
+            str(tmp_path),
+            "--dbfilename",
+            f"redis-{port}.rdb",
         ),
         _answers(lambda: _redis_answers(port)),
     )
@@ -245,7 +252,7 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[Broker, Service]]:
     try:
         yield Broker("Redis", f"redis://127.0.0.1:{port}/0", "127.0.0.1", port), service
     finally:
-        subprocess.run(stop, check=False, capture_output=True, timeout=30)
+        subprocess.run((*shutdown, "nosave"), check=False, capture_output=True, timeout=30)
         _kill_if_left(pidfile)
 
 
