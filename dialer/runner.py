@@ -292,16 +292,19 @@ class WorkerKeeper:
 
 
 def run_keeper(keeper_factory: Callable[[], WorkerKeeper], on_stop: Callable[[], None]) -> int:
-    """Keep a worker until it is stopped or gives up, forwarding SIGTERM, SIGINT and SIGHUP to
-    it; the exit code: 0 after a clean stop, the worker's own (128 + N for signal N) after a
-    death, or when restarts ran out."""
+    """Keep a worker until it is stopped or gives up, forwarding SIGTERM and SIGINT to it (and
+    SIGHUP as SIGTERM); returns the exit code: the worker's own after a stop (0 for a clean
+    one), or after its last death when the restarts ran out (128 + N if signal N killed it)."""
     signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     previous = {sig: signal.getsignal(sig) for sig in signals}
     told: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        told.append(signum)
-        if keeper is not None:
+        # A closed terminal (SIGHUP) stops the worker too; to Celery, SIGHUP means re-exec.
+        signum = signal.SIGTERM if signum == signal.SIGHUP else signum
+        if keeper is None:
+            told.append(signum)  # forwarded as soon as the worker is there
+        else:
             keeper.signal(signum)
 
     keeper: WorkerKeeper | None = None
