@@ -186,8 +186,9 @@ def in_flight(run: EngineRun) -> int:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
 def test_workers_ride_out_two_redis_outages_seconds_apart(
-    tmp_path: Path, redis: tuple[Broker, Service]
+    tmp_path: Path, redis: tuple[Broker, Service], pool: str
 ) -> None:
     broker, service = redis
     everyone = phones(CONTACTS)
@@ -196,7 +197,7 @@ def test_workers_ride_out_two_redis_outages_seconds_apart(
     with engine_run(tmp_path, broker, api, ENV) as run:
         campaign_id = run.create_campaign(everyone, import_blacklisted=local_listed)
         run.start_dispatchers(1)
-        run.start_kept_workers(2, concurrency=4, pool="threads")
+        run.start_kept_workers(2, concurrency=4, pool=pool)
         run.wait_for(
             f"{FIRST_OUTAGE_AT} start requests",
             lambda: len(starts(run.server.request_log())) >= FIRST_OUTAGE_AT,
@@ -214,7 +215,7 @@ def test_workers_ride_out_two_redis_outages_seconds_apart(
                 time.sleep(OUTAGE_SECONDS)
         statuses = run.wait_until_final(campaign_id, timeout=FINAL_TIMEOUT)
 
-        summary("private Redis down twice", run, statuses)
+        summary(f"private Redis down twice ({pool} pool)", run, statuses)
         assert out > 0, "no request was in flight at either outage"
         # Every `dialer worker` is still running, and none had to start its worker again.
         assert all(p.popen.poll() is None for p in run.processes), run.logs()
