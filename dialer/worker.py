@@ -12,11 +12,13 @@ becomes Celery's process-wide current app. `worker_argv()` is the one worker com
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery
 from celery.signals import (
@@ -28,12 +30,25 @@ from celery.signals import (
 from kombu.connection import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialer import db, dialing, dispatch, doctor, embedded_broker, migrate, outcome_collection
+from dialer import (
+    db,
+    dialing,
+    dispatch,
+    doctor,
+    embedded_broker,
+    migrate,
+    outcome_collection,
+)
 from dialer.callapi.client import CallApiClient
 from dialer.config import ConfigError, Settings, get_settings
 from dialer.dialing import Dialer
 
 log = logging.getLogger("dialer.worker")
+
+# The Celery `broker_transport` for redis:// URLs (dialer.redis_broker.TRANSPORT).
+REDIS_TRANSPORT = "dialer.redis_broker:Transport"
+# Set by the worker keeper (`dialer.runner`) in the environment of a worker it started again.
+RESTARTED_VARIABLE = "DIALER_WORKER_RESTARTED"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -64,6 +79,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     if settings.uses_embedded_broker:
         config["broker_transport"] = embedded_broker.TRANSPORT
         config["broker_transport_options"] = _embedded_broker_options(settings)
+    elif urlsplit(settings.broker_url).scheme == "redis":
+        # kombu's Redis transport, but a worker survives Redis restarts (see redis_broker);
+        # named, not imported: kombu loads it, and with it redis-py, only for a Redis broker.
+        config["broker_transport"] = REDIS_TRANSPORT
     return config
 
 
@@ -125,6 +144,11 @@ def _refuse_to_start_broken(**_: Any) -> None:
     # campaigns `queued` in silence or fail every request: say why and exit instead.
     try:
         settings = get_settings()
+        if os.environ.get(RESTARTED_VARIABLE):
+            # Started again by `dialer run`'s or `dialer worker`'s keeper after a death: the
+            # services were checked at the first start, and one that is away now (the outage
+            # that may have killed the last worker) is waited for, not a reason to refuse.
+            return
         if db.is_sqlite_url(settings.database_url):
             # The embedded database is brought up to date by whoever opens it first, as every
             # dialer command does; a shared server database waits for `dialer db upgrade`.

@@ -4,6 +4,7 @@ fail loudly in CI (`DIALER_REQUIRE_SERVICES=1`, set by `.ci/run`)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,23 @@ def require(name: str, host: str, port: int) -> None:
         if services_required():
             pytest.fail(f"{reason}; DIALER_REQUIRE_SERVICES is set", pytrace=False)
         pytest.skip(reason)
+
+
+def require_tool(name: str, why: str) -> None:
+    """Skip (or, in CI, fail) unless the program `name` is installed."""
+    if shutil.which(name):
+        return
+    reason = f"{why}: {name} is not installed"
+    if services_required():
+        pytest.fail(f"{reason}; DIALER_REQUIRE_SERVICES is set", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import Annotated
 
@@ -10,19 +11,25 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from dialer import lifecycle
+from dialer import doctor, lifecycle
 from dialer.campaigns import CampaignError, stored_window_warning
 from dialer.cli.app import LangOption, app, campaign_app
 from dialer.cli.database import fail, open_database
-from dialer.config import get_settings
+from dialer.config import ConfigError, get_settings
 from dialer.db import transaction
 from dialer.demo import run_demo
 from dialer.doctor import NO_CREDENTIALS
 from dialer.models import Campaign, ContactStatus
 from dialer.reports.messages import Lang, Texts
-from dialer.runner import RunError, RunInterrupted, run_campaign, start_dispatcher_thread
-from dialer.worker import app as celery_app
-from dialer.worker import worker_argv
+from dialer.runner import (
+    RunError,
+    RunInterrupted,
+    WorkerKeeper,
+    run_campaign,
+    run_keeper,
+    start_dispatcher_thread,
+)
+from dialer.worker import broker_connection
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The campaign's name.")]
 Concurrency = Annotated[
@@ -175,10 +182,29 @@ def worker(
     ] = True,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
-    """A long-lived worker (plain `celery -A dialer.worker worker` works too)."""
+    """A long-lived worker, started again if it dies (plain `celery -A dialer.worker worker`
+    works too, without that)."""
     open_database()  # brings the schema up to date before any task runs
     settings = get_settings()
+    try:
+        # Once here, so that a worker that cannot start says why and exits instead of being
+        # started again and again; a restarted worker skips it.
+        doctor.preflight(settings, broker_connection)
+    except (doctor.CheckFailed, ConfigError) as exc:
+        print(f"dialer worker: cannot start: {exc}", file=sys.stderr, flush=True)
+        raise typer.Exit(1) from None
+    stop_dispatcher = None
     if dispatch:
-        start_dispatcher_thread(settings)
-    # Unique per process, so that several workers on one host keep apart.
-    celery_app.worker_main(worker_argv(concurrency, pool, f"dialer-{os.getpid()}", loglevel))
+        _, stop_dispatcher = start_dispatcher_thread(settings)
+    code = run_keeper(
+        # Unique per process, so that several workers on one host keep apart.
+        lambda: WorkerKeeper(
+            concurrency,
+            pool,
+            name=f"dialer-{os.getpid()}",
+            say=lambda message: print(f"dialer worker: {message}", file=sys.stderr, flush=True),
+            loglevel=loglevel,
+        ),
+        on_stop=stop_dispatcher.set if stop_dispatcher else lambda: None,
+    )
+    raise typer.Exit(code)

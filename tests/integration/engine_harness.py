@@ -16,6 +16,7 @@ and every process started is stopped (or killed) when the block ends.
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import os
 import shutil
@@ -54,7 +55,9 @@ from tests.services import (
     POSTGRES_URL,
     RABBITMQ_URL,
     REDIS_URL,
+    free_port,
     require,
+    require_tool,
     scratch_postgres_database,
     services_required,
 )
@@ -185,9 +188,13 @@ def _answers(check: Callable[[], object]) -> Callable[[], bool]:
     return answers
 
 
-def _redis_answers() -> None:
+def _redis_answers(port: int) -> None:
     reply = subprocess.run(
-        ["redis-cli", "-p", "6379", "ping"], check=True, capture_output=True, text=True, timeout=5
+        ["redis-cli", "-p", str(port), "ping"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=5,
     )
     assert reply.stdout.strip() == "PONG"
 
@@ -211,26 +218,72 @@ def _postgres_cluster(action: str, *options: str) -> tuple[str, ...]:
     return ("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *options)
 
 
-# Without persistence, as the service runs here: a restart loses every message it held.
-REDIS_SERVICE = Service(
-    "Redis",
-    ("redis-cli", "-p", "6379", "shutdown", "nosave"),
-    (
+@contextmanager
+def private_redis(tmp_path: Path, *, keeps_data: bool = False) -> Iterator[tuple[Broker, Service]]:
+    """A redis-server of this test's own on a free loopback port: the broker on it, and the
+    service to restart it by. The test may stop and start it at will without disturbing anyone;
+    it is shut down (or killed) when the block ends.
+
+    Like the shared one it runs without persistence (a restart loses every message), unless
+    `keeps_data`: then a restart keeps them, as a Redis that saves on shutdown does.
+    """
+    require_tool("redis-server", "a private Redis cannot be started")
+    require_tool("redis-cli", "a private Redis cannot be stopped")
+    port = free_port()
+    pidfile = tmp_path / f"redis-{port}.pid"
+    shutdown = ("redis-cli", "-p", str(port), "shutdown")
+    service = Service(
+        f"private Redis :{port}",
+        (*shutdown, "save" if keeps_data else "nosave"),
+        (
+            *_redis_server_command(port),
+            "--pidfile",
+            str(pidfile),
+            "--logfile",
+            str(tmp_path / f"redis-{port}.log"),
+            "--dir",
+            str(tmp_path),
+            "--dbfilename",
+            f"redis-{port}.rdb",
+        ),
+        _answers(lambda: _redis_answers(port)),
+    )
+    service._start()
+    try:
+        yield Broker("Redis", f"redis://127.0.0.1:{port}/0", "127.0.0.1", port), service
+    finally:
+        subprocess.run((*shutdown, "nosave"), check=False, capture_output=True, timeout=30)
+        _kill_if_left(pidfile)
+
+
+def _kill_if_left(pidfile: Path) -> None:
+    """Kill the redis-server whose pid `pidfile` holds if `shutdown` left it running."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return  # it removes its pid file when it shuts down
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _redis_server_command(port: int) -> tuple[str, ...]:
+    """redis-server on loopback, daemonized, without persistence (as the service runs here: a
+    restart loses every message it held)."""
+    return (
         "redis-server",
         "--daemonize",
         "yes",
         "--bind",
         "127.0.0.1",
-        "-::1",
         "--port",
-        "6379",
+        str(port),
         "--save",
         "",
         "--appendonly",
         "no",
-    ),
-    _answers(_redis_answers),
-)
+    )
+
+
 # The application only (the Erlang node stays up): durable queues and their messages survive.
 RABBITMQ_SERVICE = Service(
     "RabbitMQ",
@@ -332,6 +385,16 @@ class EngineRun:
         for _ in range(count):
             name = f"it-{uuid.uuid4().hex[:8]}"
             self._spawn(name, worker_command(concurrency, pool, name))
+
+    def start_kept_workers(
+        self, count: int, *, concurrency: int = 2, pool: str = "threads"
+    ) -> None:
+        """Start `count` `dialer worker` processes (each keeps a Celery worker, started again if
+        it dies), without their dispatcher threads: the test starts its own dispatchers."""
+        for _ in range(count):
+            name = f"it-kept-{uuid.uuid4().hex[:8]}"
+            command = [sys.executable, "-m", "dialer", "worker", "--no-dispatch"]
+            self._spawn(name, [*command, f"--concurrency={concurrency}", f"--pool={pool}"])
 
     def start_dispatchers(self, count: int) -> None:
         """Start `count` dispatcher processes (each runs `dispatch_once` in a loop)."""

@@ -90,6 +90,7 @@ def test_a_broker_transport_not_installed(monkeypatch: pytest.MonkeyPatch) -> No
     # What a venv without Celery's Redis extra saw: kombu's redis transport cannot load.
     monkeypatch.setitem(sys.modules, "packaging.version", None)
     monkeypatch.delitem(sys.modules, "kombu.transport.redis", raising=False)
+    monkeypatch.delitem(sys.modules, "dialer.redis_broker", raising=False)  # built on it
     monkeypatch.setattr(kombu.transport, "_transport_cache", {})
     monkeypatch.setenv("DIALER_BROKER_URL", "redis://127.0.0.1:6379/0")
     assert_fails(
