@@ -193,7 +193,8 @@ class JsonRpcEndpoint:
         request_id = uuid.uuid4().hex
         body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         name = _slug(self.api)
-        self._logger.debug("%s %s id=%s params=%s", name, method, request_id, redact(params))
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug("%s %s id=%s params=%s", name, method, request_id, redact(params))
         started = time.monotonic()
         outcome = "error"
         try:
@@ -248,13 +249,16 @@ class JsonRpcEndpoint:
             if isinstance(error, dict)
             else None
         )
-        self._logger.debug(
-            "%s %s id=%s reply=%s",
-            _slug(self.api),
-            method,
-            request_id,
-            redact({**reply_body, "error": safe_error} if safe_error else reply_body),
-        )
+        # Redacting a reply walks all of it (a `list.calls` of thousands of active calls): only
+        # when it is going to be logged.
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug(
+                "%s %s id=%s reply=%s",
+                _slug(self.api),
+                method,
+                request_id,
+                redact({**reply_body, "error": safe_error} if safe_error else reply_body),
+            )
         limits = find_limits(reply_body)
         if limits is not None:
             self.last_limits = limits
