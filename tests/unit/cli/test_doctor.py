@@ -11,7 +11,7 @@ import kombu.transport
 import pytest
 from typer.testing import CliRunner, Result
 
-import dialer.cli.main  # noqa: F401  (registers every command)
+import dialer.cli.main  # registers every command (and binds `dialer`)
 from dialer import migrate
 from dialer.cli.app import app
 from dialer.cli.main import main
@@ -91,6 +91,9 @@ def test_a_broker_transport_not_installed(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "packaging.version", None)
     monkeypatch.delitem(sys.modules, "kombu.transport.redis", raising=False)
     monkeypatch.delitem(sys.modules, "dialer.redis_broker", raising=False)  # built on it
+    # `from kombu.transport import redis` finds a submodule imported before as an attribute.
+    monkeypatch.delattr(kombu.transport, "redis", raising=False)
+    monkeypatch.delattr(dialer, "redis_broker", raising=False)
     monkeypatch.setattr(kombu.transport, "_transport_cache", {})
     monkeypatch.setenv("DIALER_BROKER_URL", "redis://127.0.0.1:6379/0")
     assert_fails(
