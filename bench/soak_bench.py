@@ -231,6 +231,8 @@ def windows(log: Sequence[Any], window: float, limit: int) -> dict[str, Any]:
         "utilization_median": statistics.median(used),
         "utilization_min": min(used),
         "utilization_share_ge_097": sum(u >= 0.97 for u in after_first) / len(after_first),
+        # Which windows fell short, to line them up with the 5-second samples.
+        "windows_below_097": {i: round(u, 3) for i, u in enumerate(used) if i and u < 0.97},
         "pace_median": statistics.median(pace),
         "pace_mean": statistics.fmean(pace),
         "pace_min": min(pace),
