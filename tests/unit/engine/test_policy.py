@@ -121,3 +121,14 @@ def test_every_call_result_has_a_row_and_only_a_campaign_error_pauses() -> None:
 def test_a_disposition_and_an_outcome_of_the_same_name_keep_their_own_rows() -> None:
     assert policy.rule_for(AttemptOutcome.CAMPAIGN_ERROR).refund
     assert not policy.rule_for(Disposition.CAMPAIGN_ERROR).refund
+
+
+def test_the_one_statement_record_of_a_placed_call_is_the_policys_row() -> None:
+    # `attempts._PLACED` writes a placed call's contact without reading the row: it holds only
+    # while the row says exactly this.
+    rule = policy.rule_for(AttemptOutcome.PLACED)
+    assert rule.contact == Move.PLACED
+    assert rule.counts_request
+    assert not rule.again_now
+    assert rule.pause == Pause.NEVER
+    assert not rule.returns_round
