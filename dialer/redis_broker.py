@@ -29,9 +29,6 @@ from typing import Any
 
 from kombu.transport import redis as kombu_redis
 
-# The Celery `broker_transport` setting that selects this transport for redis:// URLs.
-TRANSPORT = "dialer.redis_broker:Transport"
-
 
 class Channel(kombu_redis.Channel):
     """kombu's Redis channel, whose connection parameters outlive its link to the connection."""

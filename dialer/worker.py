@@ -45,7 +45,7 @@ from dialer.dialing import Dialer
 
 log = logging.getLogger("dialer.worker")
 
-# The Celery `broker_transport` for redis:// URLs (dialer.redis_broker.TRANSPORT).
+# The Celery `broker_transport` for redis:// URLs: `dialer.redis_broker.Transport`, by name.
 REDIS_TRANSPORT = "dialer.redis_broker:Transport"
 # Set by the worker keeper (`dialer.runner`) in the environment of a worker it started again.
 RESTARTED_VARIABLE = "DIALER_WORKER_RESTARTED"
