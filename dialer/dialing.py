@@ -78,10 +78,12 @@ def place_call(dialer: Dialer, contact_id: int) -> TurnResult:
                         result.attempt_ids.append(ticket.attempt_id)
                         result.status = _send(dialer, ticket)
     except NoPoints as wait:
-        attempts.hand_back(dialer.engine, contact_id, expected, wait.until)
+        dialer.record(attempts.hand_back, dialer.engine, contact_id, expected, wait.until)
         result.status = wait.turn
     except CallApiError as exc:
-        result.status = attempts.end_round(dialer.engine, contact_id, exc, dialer.now())
+        result.status = dialer.record(
+            attempts.end_round, dialer.engine, contact_id, exc, dialer.now()
+        )
     return result
 
 
@@ -273,7 +275,8 @@ def _send(dialer: Dialer, ticket: Ticket) -> Turn:
     except CallApiError as exc:
         verdict = policy.outcome_of(exc)
         limits = exc.limits if isinstance(exc, ApiError) else None
-        attempts.close_attempt(
+        dialer.record(
+            attempts.close_attempt,
             dialer.engine,
             dialer.settings,
             ticket,
@@ -287,7 +290,8 @@ def _send(dialer: Dialer, ticket: Ticket) -> Turn:
         if rule.again_now:
             raise
         return _TURN_AFTER[rule.contact]
-    attempts.close_attempt(
+    dialer.record(
+        attempts.close_attempt,
         dialer.engine,
         dialer.settings,
         ticket,

@@ -31,7 +31,8 @@ def confirm(dialer: Dialer, ticket: Ticket, error: CallApiError) -> Turn:
     """The request may have reached the provider: settle its attempt by a look-up."""
     call_session_id = find_call(dialer, ticket.params)
     if call_session_id is not None:
-        attempts.close_attempt(
+        dialer.record(
+            attempts.close_attempt,
             dialer.engine,
             dialer.settings,
             ticket,
@@ -40,8 +41,14 @@ def confirm(dialer: Dialer, ticket: Ticket, error: CallApiError) -> Turn:
             call_session_id=call_session_id,
         )
         return Turn.PLACED
-    attempts.close_attempt(
-        dialer.engine, dialer.settings, ticket, AttemptOutcome.UNKNOWN, dialer.now(), error=error
+    dialer.record(
+        attempts.close_attempt,
+        dialer.engine,
+        dialer.settings,
+        ticket,
+        AttemptOutcome.UNKNOWN,
+        dialer.now(),
+        error=error,
     )
     return Turn.UNKNOWN
 

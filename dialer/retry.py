@@ -14,6 +14,9 @@ controllers below, which decide whether to try it again and after how long.
     report_retrying    a Data API report page (a read): transient failures with backoff, within
                        the request bounds; `limit_exceeded` goes to the caller, who paces the
                        Data API's own budget
+    record_retrying    recording what a request came to: through a database that is away for a
+                       moment (a restart, a failover), with backoff, within RECORD_ATTEMPTS tries
+                       and `stuck_after`, the time the reconciler leaves an answer to be recorded
 
 A wait that the provider or the budget names is an error carrying its delay, like dramatiq's
 `Retry(delay)`: `RetryAfter` (ours) and `RateLimitError.retry_after` (the provider's).
@@ -26,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -50,6 +54,8 @@ BUDGET_WAITS = 5
 LOOKUP_ATTEMPTS = 10
 # ... and for this long at most, since `list.calls` shows active calls only.
 LOOKUP_MAX_SECONDS = 60.0
+# Recording an answer through a database outage: at most this many tries (and `stuck_after`).
+RECORD_ATTEMPTS = 30
 # A `limit_exceeded` that names no reset is asked again after this long.
 DEFAULT_RATE_WAIT = 1.0
 # The shortest named wait, so that a reset due right now is not spun on.
@@ -116,8 +122,9 @@ def budget_retrying(max_wait: float, sleep: Sleep) -> Retrying:
 
 def _worth_reading_again(exc: BaseException) -> bool:
     """A read may be repeated after anything but a definite refusal: transport failures, 5xx and
-    HTML pages, internal errors, and waits for points."""
-    if isinstance(exc, RetryAfter):
+    HTML pages, internal errors, waits for points, and a database away for a moment (a look-up
+    takes and settles its points there)."""
+    if isinstance(exc, RetryAfter) or is_database_outage(exc):
         return True
     return isinstance(exc, CallApiError) and exc.handling in (
         Handling.TRANSIENT,
@@ -148,6 +155,32 @@ def report_retrying(settings: Settings, sleep: Sleep = time.sleep) -> Retrying:
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(settings.transient_attempts)
         | stop_after_delay(settings.transient_max_seconds),
+        wait=backoff(settings),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True for a database that is away for a moment: a connection refused, lost or closed by a
+    restarting server, or a transaction it rolled back whole (a deadlock, a lock timeout)."""
+    if isinstance(exc, OperationalError | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def record_retrying(settings: Settings, sleep: Sleep) -> Retrying:
+    """Tries of a step that records what a request came to, through a short database outage.
+
+    The request is out: an answer not recorded leaves its attempt to the reconciler's look-up,
+    which cannot see a refusal (no call was made) and so ends the contact `unknown`. Each step
+    is one transaction that applies only while the attempt or contact is as it left it, so a
+    try whose commit was lost with the connection is harmless to repeat. The tries end within
+    `stuck_after`, before the reconciler starts its look-up.
+    """
+    return Retrying(
+        retry=retry_if_exception(is_database_outage),
+        stop=stop_after_attempt(RECORD_ATTEMPTS) | stop_before_delay(settings.stuck_after),
         wait=backoff(settings),
         sleep=sleep,
         reraise=True,

@@ -11,7 +11,7 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 
@@ -20,6 +20,10 @@ from dialer.callapi.client import CallApiClient
 from dialer.config import Settings
 from dialer.db import utcnow
 from dialer.lease import Lease
+from dialer.retry import record_retrying
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +43,11 @@ class Dialer:
 
     def __post_init__(self) -> None:
         self.lease = Lease(self.settings)
+
+    def record(self, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a step that records what a request came to, through a short database outage
+        (`retry.record_retrying`)."""
+        return record_retrying(self.settings, self.sleep)(step, *args, **kwargs)
 
 
 class Turn(enum.StrEnum):

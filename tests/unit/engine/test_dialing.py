@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
+from sqlalchemy.exc import OperationalError
 
-from dialer import dialing, pacing
+from dialer import dialing, pacing, retry
 from dialer.db import transaction
 from dialer.dialing import Dialer
 from dialer.models import (
@@ -347,4 +352,78 @@ def test_an_attempt_left_by_a_dead_worker_is_resolved_by_lookup(
     assert dialing.resolve_attempt(dialer, lost.attempt_id) == "already settled"
     assert contact(sqlite_engine, cid).status == ContactStatus.PLACED
     assert contact(sqlite_engine, other).status == ContactStatus.UNKNOWN
+    assert simulator.stats().calls_placed == 1
+
+
+_RECORDS_AN_ANSWER = re.compile(r"\bUPDATE attempts\b", re.IGNORECASE)
+
+
+@contextmanager
+def database_away_for(engine: Engine, records: int) -> Iterator[None]:
+    """The database fails the next `records` statements that record an answer, as a restarting
+    server does (the statement is not applied)."""
+    left = [records]
+
+    def refuse(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if left[0] and _RECORDS_AN_ANSWER.search(statement):
+            left[0] -= 1
+            raise OperationalError(statement, {}, Exception("server closed the connection"))
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse)
+
+
+def test_an_answer_met_by_a_database_outage_is_recorded_when_it_is_back(
+    dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
+) -> None:
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
+    queue(sqlite_engine, cid)
+
+    with database_away_for(sqlite_engine, 3):
+        assert dialing.place_call(dialer, cid).status == "placed"
+
+    [attempt] = attempts(sqlite_engine, cid)
+    [active] = simulator.active_calls()
+    assert (attempt.outcome, attempt.call_session_id) == (
+        AttemptOutcome.PLACED,
+        active.call_session_id,
+    )
+    assert contact(sqlite_engine, cid).status == ContactStatus.PLACED
+
+
+@pytest.mark.simulator(blacklist=frozenset(phones(1)))
+def test_a_refusal_met_by_a_database_outage_is_recorded_not_left_to_a_lookup(
+    dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
+) -> None:
+    # No call exists to be looked up: left to the reconciler, the contact would end `unknown`.
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
+    queue(sqlite_engine, cid)
+
+    with database_away_for(sqlite_engine, 3):
+        assert dialing.place_call(dialer, cid).status == "blacklisted"
+
+    [attempt] = attempts(sqlite_engine, cid)
+    assert attempt.outcome == AttemptOutcome.BLACKLISTED
+    assert contact(sqlite_engine, cid).status == ContactStatus.BLACKLISTED
+    assert simulator.stats().requests == 1
+
+
+def test_an_outage_past_the_bound_leaves_the_attempt_to_the_reconciler(
+    dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
+) -> None:
+    _, [cid] = dialable_campaign(sqlite_engine, phones(1))
+    queue(sqlite_engine, cid)
+
+    with database_away_for(sqlite_engine, retry.RECORD_ATTEMPTS), pytest.raises(OperationalError):
+        dialing.place_call(dialer, cid)
+
+    [attempt] = attempts(sqlite_engine, cid)
+    assert attempt.outcome == AttemptOutcome.REQUESTING
+    assert contact(sqlite_engine, cid).status == ContactStatus.DIALING
+    # The database is back: the reconciler's look-up finds the call, which was made once.
+    assert dialing.resolve_attempt(dialer, attempt.id) == "placed"
+    assert contact(sqlite_engine, cid).status == ContactStatus.PLACED
     assert simulator.stats().calls_placed == 1

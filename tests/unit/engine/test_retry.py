@@ -3,7 +3,10 @@ and business code only raises."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 
 from dialer import retry
 from dialer.callapi.errors import AuthError, BadReplyError, NotSentError, RateLimitError
@@ -102,3 +105,52 @@ def test_a_lookup_refused_for_good_is_not_repeated(settings: Settings) -> None:
     with pytest.raises(AuthError):
         retry.lookup_retrying(settings, lambda _: None)(step)
     assert step.calls == 1
+
+
+def database_away() -> OperationalError:
+    return OperationalError("UPDATE attempts", {}, Exception("server closed the connection"))
+
+
+def test_a_record_rides_out_a_database_outage(settings: Settings) -> None:
+    slept: list[float] = []
+    step = Failing(database_away(), DisconnectionError("closed by the server"), database_away())
+
+    assert retry.record_retrying(settings, slept.append)(step) == "done"
+    assert step.calls == 4
+
+
+def test_a_record_gives_up_after_its_attempts(settings: Settings) -> None:
+    step = Failing(*(database_away() for _ in range(retry.RECORD_ATTEMPTS + 5)))
+
+    with pytest.raises(OperationalError):
+        retry.record_retrying(settings, lambda _: None)(step)
+    assert step.calls == retry.RECORD_ATTEMPTS
+
+
+def test_a_record_gives_up_within_stuck_after() -> None:
+    # The reconciler looks the attempt up after `stuck_after`: the record must be over by then.
+    settings = load_settings(backoff_enabled=False, stuck_after=0.01)
+    step = Failing(*(database_away() for _ in range(5)))
+
+    def slow_step() -> str:
+        time.sleep(0.02)
+        return step()
+
+    with pytest.raises(OperationalError):
+        retry.record_retrying(settings, lambda _: None)(slow_step)
+    assert step.calls == 1
+
+
+def test_a_database_mistake_is_not_tried_again(settings: Settings) -> None:
+    step = Failing(IntegrityError("INSERT INTO attempts", {}, Exception("duplicate key")))
+
+    with pytest.raises(IntegrityError):
+        retry.record_retrying(settings, lambda _: None)(step)
+    assert step.calls == 1
+
+
+def test_a_lookup_rides_out_a_database_outage(settings: Settings) -> None:
+    # A look-up takes and settles its points in the database.
+    step = Failing(database_away())
+
+    assert retry.lookup_retrying(settings, lambda _: None)(step) == "done"
