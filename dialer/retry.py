@@ -15,13 +15,15 @@ controllers below, which decide whether to try it again and after how long.
                        the request bounds; `limit_exceeded` goes to the caller, who paces the
                        Data API's own budget
     record_retrying    recording what a request came to: through a database that is away for a
-                       moment (a restart, a failover), with backoff, within RECORD_ATTEMPTS tries
-                       and `stuck_after`, the time the reconciler leaves an answer to be recorded
+                       moment (a restart, a failover), polled with capped, jittered waits, within
+                       RECORD_ATTEMPTS tries and `stuck_after`, the time the reconciler leaves an
+                       answer to be recorded
 
 A wait that the provider or the budget names is an error carrying its delay, like dramatiq's
 `Retry(delay)`: `RetryAfter` (ours) and `RateLimitError.retry_after` (the provider's).
-`DIALER_BACKOFF=off` removes the backoff (tests) and keeps every bound; named waits are always
-kept, through the injected `sleep`, so that a test's clock moves with them.
+`DIALER_BACKOFF=off` removes the backoff (tests) and keeps every bound; named waits, and the waits
+for a database to come back (the outage's own length, not politeness), are always kept, through
+the injected `sleep`, so that a test's clock moves with them.
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ BUDGET_WAITS = 5
 LOOKUP_ATTEMPTS = 10
 # ... and for this long at most, since `list.calls` shows active calls only.
 LOOKUP_MAX_SECONDS = 60.0
-# Recording an answer through a database outage: at most this many tries (and `stuck_after`).
+# Recording an answer through a database outage: at most this many tries (and `stuck_after`),
 RECORD_ATTEMPTS = 30
+# ... the waits between them growing from this to that, jittered.
+DATABASE_WAIT_FIRST = 0.1
+DATABASE_WAIT_MAX = 2.0
 # A `limit_exceeded` that names no reset is asked again after this long.
 DEFAULT_RATE_WAIT = 1.0
 # The shortest named wait, so that a reset due right now is not spun on.
@@ -181,7 +186,7 @@ def record_retrying(settings: Settings, sleep: Sleep) -> Retrying:
     return Retrying(
         retry=retry_if_exception(is_database_outage),
         stop=stop_after_attempt(RECORD_ATTEMPTS) | stop_before_delay(settings.stuck_after),
-        wait=backoff(settings),
+        wait=wait_random_exponential(multiplier=DATABASE_WAIT_FIRST, max=DATABASE_WAIT_MAX),
         sleep=sleep,
         reraise=True,
     )

@@ -411,6 +411,8 @@ def test_a_refusal_met_by_a_database_outage_is_recorded_not_left_to_a_lookup(
     assert simulator.stats().requests == 1
 
 
+# The waits through the outage move the test's clock by up to a minute: the call is still on.
+@pytest.mark.simulator(call_duration=600.0)
 def test_an_outage_past_the_bound_leaves_the_attempt_to_the_reconciler(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator
 ) -> None:

@@ -117,6 +117,10 @@ def test_a_record_rides_out_a_database_outage(settings: Settings) -> None:
 
     assert retry.record_retrying(settings, slept.append)(step) == "done"
     assert step.calls == 4
+    # Polled, even with the backoff off: the waits are the outage's length.
+    assert len(slept) == 3
+    assert all(0 <= wait <= retry.DATABASE_WAIT_MAX for wait in slept)
+    assert sum(slept) > 0
 
 
 def test_a_record_gives_up_after_its_attempts(settings: Settings) -> None:
