@@ -109,7 +109,7 @@ def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
     if isinstance(exc, DatabaseUnavailable):
         return exc
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    reason = _first_line(cause)
+    reason = first_line(cause)
     return DatabaseUnavailable(
         f"cannot reach the database {safe_url(url)}: {reason} "
         f"(is it running, and is {URL_VARIABLE} right?)"
@@ -125,7 +125,8 @@ def ping(engine: Engine) -> None:
         raise unavailable(engine.url.render_as_string(hide_password=False), exc) from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text (SQLAlchemy's go on with the statement), or its type."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
 

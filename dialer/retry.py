@@ -18,6 +18,8 @@ controllers below, which decide whether to try it again and after how long.
                        moment (a restart, a failover), polled with capped, jittered waits, within
                        RECORD_ATTEMPTS tries and `stuck_after`, the time the reconciler leaves an
                        answer to be recorded
+    wakeup_again_in    a wake-up met by a database outage before its request left: delivered
+                       again after capped, jittered waits, at most WAKEUP_RETRIES times
 
 A wait that the provider or the budget names is an error carrying its delay, like dramatiq's
 `Retry(delay)`: `RetryAfter` (ours) and `RateLimitError.retry_after` (the provider's).
@@ -28,6 +30,7 @@ the injected `sleep`, so that a test's clock moves with them.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -61,6 +64,12 @@ RECORD_ATTEMPTS = 30
 # ... the waits between them growing from this to that, jittered.
 DATABASE_WAIT_FIRST = 0.1
 DATABASE_WAIT_MAX = 2.0
+# A wake-up met by a database outage is delivered again at most this often (then the
+# reconciler's re-send of contacts left `queued` takes over)...
+WAKEUP_RETRIES = 5
+# ... after waits growing from this to that, jittered.
+WAKEUP_WAIT_FIRST = 1.0
+WAKEUP_WAIT_MAX = 30.0
 # A `limit_exceeded` that names no reset is asked again after this long.
 DEFAULT_RATE_WAIT = 1.0
 # The shortest named wait, so that a reset due right now is not spun on.
@@ -190,3 +199,11 @@ def record_retrying(settings: Settings, sleep: Sleep) -> Retrying:
         sleep=sleep,
         reraise=True,
     )
+
+
+def wakeup_again_in(retries: int) -> float:
+    """Seconds before a wake-up met by a database outage is delivered again, after `retries`
+    earlier deliveries: doubling from WAKEUP_WAIT_FIRST, capped, with half of it jittered so that
+    the wake-ups of one outage do not all come back at once."""
+    ceiling = min(WAKEUP_WAIT_FIRST * 2.0**retries, WAKEUP_WAIT_MAX)
+    return ceiling * random.uniform(0.5, 1.0)

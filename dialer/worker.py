@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import (
     celeryd_init,
     worker_process_init,
@@ -38,6 +38,7 @@ from dialer import (
     embedded_broker,
     migrate,
     outcome_collection,
+    retry,
 )
 from dialer.callapi.client import CallApiClient
 from dialer.config import ConfigError, Settings, get_settings
@@ -205,10 +206,20 @@ def _after_fork(**_: Any) -> None:
     outcome_collection.forget_reports()
 
 
-@app.task(name="dialer.place_call")
-def place_call(contact_id: int) -> str:
+@app.task(name="dialer.place_call", bind=True, max_retries=retry.WAKEUP_RETRIES)
+def place_call(self: Task, contact_id: int) -> str:
     """Dial one queued contact (does nothing if it has moved on)."""
-    return dialing.place_call(current_dialer(), contact_id).status
+    try:
+        return dialing.place_call(current_dialer(), contact_id).status
+    except SQLAlchemyError as exc:
+        if not retry.is_database_outage(exc):
+            raise
+        # Met before the request left (after it, the turn rides a short outage out itself), the
+        # contact is still `queued`: the same wake-up, delivered again, dials it once the
+        # database is back, rather than the reconciler's re-send `stuck_after` later. A wake-up
+        # whose contact has moved on does nothing.
+        log.warning("contact %s waits for the database: %s", contact_id, db.first_line(exc))
+        raise self.retry(countdown=retry.wakeup_again_in(self.request.retries), exc=exc) from None
 
 
 @app.task(name="dialer.resolve_attempt")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dialer import db, migrate
 from dialer.cli.app import db_app
 from dialer.config import ConfigError, get_settings
-from dialer.db import DatabaseUnavailable, engine_for, safe_url
+from dialer.db import DatabaseUnavailable, engine_for, first_line, safe_url
 
 USAGE_ERROR = 2
 # The environment, not the command line, is at fault: a driver missing, a server down.
@@ -50,11 +50,7 @@ def _ensure_schema(url: str) -> None:
     except DatabaseUnavailable as exc:
         fail(str(exc), code=ENVIRONMENT_ERROR)
     except (SQLAlchemyError, migrate.MigrationError) as exc:
-        fail(f"cannot prepare the database {safe_url(url)}: {_first_line(exc)}")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fail(f"cannot prepare the database {safe_url(url)}: {first_line(exc)}")
 
 
 @db_app.command("upgrade")
@@ -70,7 +66,7 @@ def upgrade(
     except DatabaseUnavailable as exc:
         fail(str(exc), code=ENVIRONMENT_ERROR)
     except (SQLAlchemyError, migrate.MigrationError) as exc:
-        fail(f"upgrade of {safe_url(url)} failed: {_first_line(exc)}")
+        fail(f"upgrade of {safe_url(url)} failed: {first_line(exc)}")
     typer.echo(f"database {safe_url(url)} is at revision {revision}")
 
 
