@@ -28,7 +28,7 @@ from dialer.models import CampaignState
 from dialer.outcome_collection import collect_once
 from dialer.reports.messages import Texts
 from dialer.reports.status import CampaignStatus, campaign_status
-from dialer.worker import RESTARTED_VARIABLE, celery_command, dispatch_once, worker_argv
+from dialer.worker import PREFLIGHT_DONE_VARIABLE, celery_command, dispatch_once, worker_argv
 
 log = logging.getLogger("dialer.runner")
 
@@ -95,15 +95,17 @@ def start_worker_process(
     name: str | None = None,
     loglevel: str = "INFO",
     restarted: bool = False,
+    checked: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start one Celery worker process, its output going to `log_file` (or to ours if None)."""
+    """Start one Celery worker process, its output going to `log_file` (or to ours if None);
+    `checked`: the caller has just run `doctor.preflight`, which the worker then skips."""
     env = os.environ.copy()
-    env.pop(RESTARTED_VARIABLE, None)
-    if restarted:
-        # The services were checked when the first worker started; a restart during an outage
-        # waits for them (Celery retries the broker) instead of refusing to start and so using
-        # up the restarts in seconds.
-        env[RESTARTED_VARIABLE] = "1"
+    env.pop(PREFLIGHT_DONE_VARIABLE, None)
+    if restarted or checked:
+        # Checked once is enough. And the services were checked when the first worker started:
+        # a restart during an outage waits for them (Celery retries the broker) instead of
+        # refusing to start and so using up the restarts in seconds.
+        env[PREFLIGHT_DONE_VARIABLE] = "1"
     command = worker_command(concurrency, pool, name or f"run-{os.getpid()}", loglevel)
     if log_file is None:
         return subprocess.Popen(command, env=env, process_group=0)  # noqa: S603 - see below
@@ -181,6 +183,8 @@ class WorkerKeeper:
     The one implementation behind `dialer run` (which polls `check()` between progress lines)
     and `dialer worker` (which blocks in `wait()` and forwards its stop signals with `signal()`).
     A worker that exits 0 was stopped cleanly (SIGTERM, a deploy) and is not restarted.
+    `checked`: the caller has just run `doctor.preflight`, so the first worker does not run it
+    again.
     """
 
     def __init__(
@@ -194,6 +198,7 @@ class WorkerKeeper:
         loglevel: str = "INFO",
         grace: float = 30.0,
         who: str = "dialer",
+        checked: bool = False,
     ) -> None:
         self.concurrency = concurrency
         self.pool = pool
@@ -203,6 +208,7 @@ class WorkerKeeper:
         self.loglevel = loglevel
         self.grace = grace
         self.who = who
+        self.checked = checked
         self.restart_delay = RESTART_DELAY
         self.restarts = 0
         self._recent: deque[float] = deque()
@@ -217,6 +223,7 @@ class WorkerKeeper:
             name=self.name,
             loglevel=self.loglevel,
             restarted=restarted,
+            checked=self.checked,
         )
 
     def check(self) -> None:
