@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import Engine
 
-from dialer import lifecycle
+from dialer import lifecycle, parent_death
 from dialer.campaigns import find_campaign, stored_window_warning
 from dialer.config import Settings, get_settings
 from dialer.db import engine_for, read_only, transaction
@@ -98,7 +98,8 @@ def start_worker_process(
     checked: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start one Celery worker process, its output going to `log_file` (or to ours if None);
-    `checked`: the caller has just run `doctor.preflight`, which the worker then skips."""
+    `checked`: the caller has just run `doctor.preflight`, which the worker then skips. It gets
+    SIGTERM when this process dies (see `dialer.parent_death`)."""
     env = os.environ.copy()
     env.pop(PREFLIGHT_DONE_VARIABLE, None)
     if restarted or checked:
@@ -106,6 +107,7 @@ def start_worker_process(
         # a restart during an outage waits for them (Celery retries the broker) instead of
         # refusing to start and so using up the restarts in seconds.
         env[PREFLIGHT_DONE_VARIABLE] = "1"
+    parent_death.mark_child(env)
     command = worker_command(concurrency, pool, name or f"run-{os.getpid()}", loglevel)
     if log_file is None:
         return subprocess.Popen(command, env=env, process_group=0)  # noqa: S603 - see below
@@ -118,7 +120,7 @@ def start_worker_process(
             env=env,
             # Its own process group: a terminal's Ctrl-C reaches only the keeper's process,
             # which then stops the worker itself (once), letting the requests in flight finish
-            # and be recorded.
+            # and be recorded. If the keeper dies instead, the worker stops by itself (above).
             process_group=0,
         )
 
@@ -182,9 +184,9 @@ class WorkerKeeper:
 
     The one implementation behind `dialer run` (which polls `check()` between progress lines)
     and `dialer worker` (which blocks in `wait()` and forwards its stop signals with `signal()`).
-    A worker that exits 0 was stopped cleanly (SIGTERM, a deploy) and is not restarted.
-    `checked`: the caller has just run `doctor.preflight`, so the first worker does not run it
-    again.
+    A worker that exits 0 was stopped cleanly (SIGTERM, a deploy) and is not restarted; one
+    whose keeper dies, even by `kill -9`, gets SIGTERM. `checked`: the caller has just run
+    `doctor.preflight`, so the first worker does not run it again.
     """
 
     def __init__(

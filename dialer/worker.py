@@ -38,6 +38,7 @@ from dialer import (
     embedded_broker,
     migrate,
     outcome_collection,
+    parent_death,
 )
 from dialer.callapi.client import CallApiClient
 from dialer.config import ConfigError, Settings, get_settings
@@ -138,6 +139,13 @@ def broker_connection(settings: Settings, timeout: float = 5.0) -> Connection:
         transport_options=config.get("broker_transport_options", {}),
         connect_timeout=timeout,
     )
+
+
+@celeryd_init.connect
+def _stop_with_the_keeper(**_: Any) -> None:
+    # Connected first, so that it runs first: a worker whose keeper is already gone exits before
+    # it checks anything, and one whose keeper dies later gets SIGTERM (see parent_death).
+    parent_death.stop_with_parent()
 
 
 @celeryd_init.connect
