@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import Engine
 
-from dialer import lifecycle
+from dialer import lifecycle, parent_death
 from dialer.campaigns import find_campaign, stored_window_warning
 from dialer.config import Settings, get_settings
 from dialer.db import engine_for, read_only, transaction
@@ -28,7 +28,7 @@ from dialer.models import CampaignState
 from dialer.outcome_collection import collect_once
 from dialer.reports.messages import Texts
 from dialer.reports.status import CampaignStatus, campaign_status
-from dialer.worker import RESTARTED_VARIABLE, celery_command, dispatch_once, worker_argv
+from dialer.worker import PREFLIGHT_DONE_VARIABLE, celery_command, dispatch_once, worker_argv
 
 log = logging.getLogger("dialer.runner")
 
@@ -95,15 +95,19 @@ def start_worker_process(
     name: str | None = None,
     loglevel: str = "INFO",
     restarted: bool = False,
+    checked: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start one Celery worker process, its output going to `log_file` (or to ours if None)."""
+    """Start one Celery worker process, its output going to `log_file` (or to ours if None);
+    `checked`: the caller has just run `doctor.preflight`, which the worker then skips. It gets
+    SIGTERM when this process dies (see `dialer.parent_death`)."""
     env = os.environ.copy()
-    env.pop(RESTARTED_VARIABLE, None)
-    if restarted:
-        # The services were checked when the first worker started; a restart during an outage
-        # waits for them (Celery retries the broker) instead of refusing to start and so using
-        # up the restarts in seconds.
-        env[RESTARTED_VARIABLE] = "1"
+    env.pop(PREFLIGHT_DONE_VARIABLE, None)
+    if restarted or checked:
+        # Checked once is enough. And the services were checked when the first worker started:
+        # a restart during an outage waits for them (Celery retries the broker) instead of
+        # refusing to start and so using up the restarts in seconds.
+        env[PREFLIGHT_DONE_VARIABLE] = "1"
+    parent_death.mark_child(env)
     command = worker_command(concurrency, pool, name or f"run-{os.getpid()}", loglevel)
     if log_file is None:
         return subprocess.Popen(command, env=env, process_group=0)  # noqa: S603 - see below
@@ -116,7 +120,7 @@ def start_worker_process(
             env=env,
             # Its own process group: a terminal's Ctrl-C reaches only the keeper's process,
             # which then stops the worker itself (once), letting the requests in flight finish
-            # and be recorded.
+            # and be recorded. If the keeper dies instead, the worker stops by itself (above).
             process_group=0,
         )
 
@@ -180,7 +184,9 @@ class WorkerKeeper:
 
     The one implementation behind `dialer run` (which polls `check()` between progress lines)
     and `dialer worker` (which blocks in `wait()` and forwards its stop signals with `signal()`).
-    A worker that exits 0 was stopped cleanly (SIGTERM, a deploy) and is not restarted.
+    A worker that exits 0 was stopped cleanly (SIGTERM, a deploy) and is not restarted; one
+    whose keeper dies, even by `kill -9`, gets SIGTERM. `checked`: the caller has just run
+    `doctor.preflight`, so the first worker does not run it again.
     """
 
     def __init__(
@@ -194,6 +200,7 @@ class WorkerKeeper:
         loglevel: str = "INFO",
         grace: float = 30.0,
         who: str = "dialer",
+        checked: bool = False,
     ) -> None:
         self.concurrency = concurrency
         self.pool = pool
@@ -203,6 +210,7 @@ class WorkerKeeper:
         self.loglevel = loglevel
         self.grace = grace
         self.who = who
+        self.checked = checked
         self.restart_delay = RESTART_DELAY
         self.restarts = 0
         self._recent: deque[float] = deque()
@@ -217,6 +225,7 @@ class WorkerKeeper:
             name=self.name,
             loglevel=self.loglevel,
             restarted=restarted,
+            checked=self.checked,
         )
 
     def check(self) -> None:

@@ -38,6 +38,7 @@ from dialer import (
     embedded_broker,
     migrate,
     outcome_collection,
+    parent_death,
     retry,
 )
 from dialer.callapi.client import CallApiClient
@@ -48,8 +49,10 @@ log = logging.getLogger("dialer.worker")
 
 # The Celery `broker_transport` for redis:// URLs: `dialer.redis_broker.Transport`, by name.
 REDIS_TRANSPORT = "dialer.redis_broker:Transport"
-# Set by the worker keeper (`dialer.runner`) in the environment of a worker it started again.
-RESTARTED_VARIABLE = "DIALER_WORKER_RESTARTED"
+# Set by the worker keeper (`dialer.runner`) in the environment of a worker whose start need not
+# check the services: the keeper checked them itself just before (`dialer worker`), or this is a
+# worker it started again. A worker started any other way checks them.
+PREFLIGHT_DONE_VARIABLE = "DIALER_WORKER_PREFLIGHT_DONE"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -140,15 +143,23 @@ def broker_connection(settings: Settings, timeout: float = 5.0) -> Connection:
 
 
 @celeryd_init.connect
+def _stop_with_the_keeper(**_: Any) -> None:
+    # Connected first, so that it runs first: a worker whose keeper is already gone exits before
+    # it checks anything, and one whose keeper dies later gets SIGTERM (see parent_death).
+    parent_death.stop_with_parent()
+
+
+@celeryd_init.connect
 def _refuse_to_start_broken(**_: Any) -> None:
     # A worker that cannot reach its database or broker, or has no credentials, would leave
     # campaigns `queued` in silence or fail every request: say why and exit instead.
     try:
         settings = get_settings()
-        if os.environ.get(RESTARTED_VARIABLE):
-            # Started again by `dialer run`'s or `dialer worker`'s keeper after a death: the
-            # services were checked at the first start, and one that is away now (the outage
-            # that may have killed the last worker) is waited for, not a reason to refuse.
+        if os.environ.get(PREFLIGHT_DONE_VARIABLE):
+            # Started by `dialer worker`'s keeper, which has just run these checks itself, or
+            # started again by a keeper after a death: the services were checked at the first
+            # start, and one that is away now (the outage that may have killed the last worker)
+            # is waited for, not a reason to refuse.
             return
         if db.is_sqlite_url(settings.database_url):
             # The embedded database is brought up to date by whoever opens it first, as every

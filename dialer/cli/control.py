@@ -188,7 +188,7 @@ def worker(
     settings = get_settings()
     try:
         # Once here, so that a worker that cannot start says why and exits instead of being
-        # started again and again; a restarted worker skips it.
+        # started again and again; the worker started next skips it, as a restarted one does.
         doctor.preflight(settings, broker_connection)
     except (doctor.CheckFailed, ConfigError) as exc:
         print(f"dialer worker: cannot start: {exc}", file=sys.stderr, flush=True)
@@ -204,6 +204,7 @@ def worker(
             name=f"dialer-{os.getpid()}",
             say=lambda message: print(f"dialer worker: {message}", file=sys.stderr, flush=True),
             loglevel=loglevel,
+            checked=True,  # the preflight above: the worker need not run it again
         ),
         on_stop=stop_dispatcher.set if stop_dispatcher else lambda: None,
     )

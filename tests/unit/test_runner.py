@@ -16,10 +16,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import dialer.cli.main  # noqa: F401  (registers every command)
-from dialer import doctor, runner
+from dialer import doctor, runner, worker
 from dialer.cli.app import app
 from dialer.config import get_settings
-from dialer.worker import RESTARTED_VARIABLE
+from dialer.worker import PREFLIGHT_DONE_VARIABLE
 
 
 def fake_worker(exit_code: int) -> subprocess.Popen[bytes]:
@@ -106,6 +106,8 @@ def test_a_dead_worker_is_started_again_said_and_logged(
     assert workers.note() == " · worker restarted 1x"
     # The restarted worker does not refuse to start because a service is away just now.
     assert [call["restarted"] for call in starts.calls] == [False, True]
+    # `dialer run` does not check the services itself: its first worker does.
+    assert [call["checked"] for call in starts.calls] == [False, False]
 
 
 def test_restarts_are_bounded(workers_exiting_with: tuple[list[int], Starts]) -> None:
@@ -248,6 +250,7 @@ def test_the_worker_command_keeps_its_options_and_says_why_it_cannot_start(
     assert starts.calls[0]["pool"] == "threads"
     assert starts.calls[0]["loglevel"] == "DEBUG"
     assert str(starts.calls[0]["name"]).startswith("dialer-")
+    assert starts.calls[0]["checked"] is True  # it ran the preflight: the worker need not
 
     def broken(settings: object, connect: object) -> None:
         raise doctor.CheckFailed("cannot reach the broker redis://127.0.0.1:1/0")
@@ -259,18 +262,65 @@ def test_the_worker_command_keeps_its_options_and_says_why_it_cannot_start(
     assert len(starts.calls) == 1  # no worker was started, let alone again
 
 
-def test_a_restarted_worker_is_told_so_and_a_first_one_is_not(
+def test_a_worker_is_told_when_its_services_were_checked_and_a_first_one_is_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(RESTARTED_VARIABLE, "1")  # left over from whoever started us
+    monkeypatch.setenv(PREFLIGHT_DONE_VARIABLE, "1")  # left over from whoever started us
     seen: list[str | None] = []
 
     def popen(command: list[str], **options: object) -> None:
         env = options["env"]
         assert isinstance(env, dict)
-        seen.append(env.get(RESTARTED_VARIABLE))
+        seen.append(env.get(PREFLIGHT_DONE_VARIABLE))
 
     monkeypatch.setattr(subprocess, "Popen", popen)
     runner.start_worker_process(1, "threads", None, restarted=False)
     runner.start_worker_process(1, "threads", None, restarted=True)
-    assert seen == [None, "1"]
+    runner.start_worker_process(1, "threads", None, checked=True)
+    assert seen == [None, "1", "1"]
+
+
+@pytest.fixture
+def preflights(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The settings of each `doctor.preflight` run, which passes."""
+    runs: list[object] = []
+    monkeypatch.setenv("DIALER_CALLAPI_ACCESS_TOKEN", "test-token")
+    monkeypatch.setattr(doctor, "preflight", lambda settings, *_: runs.append(settings))
+    return runs
+
+
+def test_a_worker_started_by_hand_runs_the_preflight_at_start(
+    preflights: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PREFLIGHT_DONE_VARIABLE, raising=False)  # plain `celery ... worker`
+    worker._refuse_to_start_broken()
+    assert len(preflights) == 1
+
+
+def test_a_worker_whose_keeper_ran_the_preflight_does_not_run_it_again(
+    preflights: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[dict[str, str]] = []
+
+    class StoppedWorker:
+        """A worker process that has already exited 0 (stopped cleanly)."""
+
+        def wait(self) -> int:
+            return 0
+
+    def popen(command: list[str], **options: object) -> StoppedWorker:
+        env = options["env"]
+        assert isinstance(env, dict)
+        started.append(env)
+        return StoppedWorker()
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    result = CliRunner().invoke(app, ["worker", "--pool", "threads", "--no-dispatch"])
+    assert result.exit_code == 0, result.output
+    assert len(preflights) == 1  # `dialer worker`'s own
+    assert len(started) == 1
+
+    # The worker it started, at its `celeryd_init`, with what its environment says.
+    monkeypatch.setenv(PREFLIGHT_DONE_VARIABLE, started[0][PREFLIGHT_DONE_VARIABLE])
+    worker._refuse_to_start_broken()
+    assert len(preflights) == 1

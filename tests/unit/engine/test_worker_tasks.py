@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from dialer import retry, worker
+from dialer import dialing, retry, worker
 from dialer.turn import Turn, TurnResult
 
 
@@ -47,7 +47,7 @@ def test_a_wakeup_met_by_a_database_outage_comes_again(
     monkeypatch: pytest.MonkeyPatch, waits: list[float]
 ) -> None:
     turns = Turns(database_away(), database_away())
-    monkeypatch.setattr(worker.dialing, "place_call", turns)
+    monkeypatch.setattr(dialing, "place_call", turns)
 
     assert worker.place_call.apply(args=(7,)).get() == "placed"
     assert turns.calls == 3
@@ -59,7 +59,7 @@ def test_a_long_outage_ends_the_task_after_its_retries(
     monkeypatch: pytest.MonkeyPatch, waits: list[float]
 ) -> None:
     turns = Turns(*(database_away() for _ in range(retry.WAKEUP_RETRIES + 5)))
-    monkeypatch.setattr(worker.dialing, "place_call", turns)
+    monkeypatch.setattr(dialing, "place_call", turns)
 
     with pytest.raises(OperationalError):
         worker.place_call.apply(args=(7,)).get()
@@ -70,7 +70,7 @@ def test_a_database_mistake_is_not_retried(
     monkeypatch: pytest.MonkeyPatch, waits: list[float]
 ) -> None:
     turns = Turns(IntegrityError("INSERT INTO attempts", {}, Exception("duplicate key")))
-    monkeypatch.setattr(worker.dialing, "place_call", turns)
+    monkeypatch.setattr(dialing, "place_call", turns)
 
     with pytest.raises(IntegrityError):
         worker.place_call.apply(args=(7,)).get()
