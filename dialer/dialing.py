@@ -87,10 +87,33 @@ def place_call(dialer: Dialer, contact_id: int) -> TurnResult:
     return result
 
 
+# Windows this short have their reset waited for in place, however far into the window: see
+# `inline_wait`.
+SHORT_WINDOW = 10.0
+
+
 def _begin_soon(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket | Turn:
     """Begin an attempt, waiting in place for a budget reset that is only moments away."""
-    retrying = budget_retrying(dialer.max_inline_wait, dialer.sleep)
+    retrying = budget_retrying(inline_wait(dialer), dialer.sleep)
     return retrying(_begin, dialer, contact_id, expected)
+
+
+def inline_wait(dialer: Dialer) -> float:
+    """How long a worker holding a wake-up waits in place for points before handing it back.
+
+    `max_inline_wait`, or with windows of `SHORT_WINDOW` seconds or less, the whole window (and
+    the slack of a reset read late). The shared row runs dry while other processes still hold
+    points in their leases (`dialer.lease`): every thread that then takes a wake-up and finds
+    none would hand it back at once and take the next, so the window's last wake-ups went back
+    to the dispatcher in a burst, and the points left in the other processes' leases went
+    unspent for want of a wake-up (up to a third of a 5-second window in the soak). Waiting,
+    a thread keeps its wake-up for the reset and leaves the rest on the broker for the processes
+    that still have points; handing back spares a thread no more than a short window anyway.
+    """
+    window = dialer.settings.window_seconds_guess
+    if window > SHORT_WINDOW:
+        return dialer.max_inline_wait
+    return max(dialer.max_inline_wait, window + pacing.SAME_WINDOW.total_seconds())
 
 
 def _begin(dialer: Dialer, contact_id: int, expected: ContactStatus) -> Ticket | Turn:

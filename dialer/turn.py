@@ -35,8 +35,9 @@ class Dialer:
     client: CallApiClient
     now: Callable[[], dt.datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
-    # A worker holding a wake-up waits this long at most for the budget's reset; a longer wait
-    # hands the contact back to the dispatcher instead of occupying the worker.
+    # A worker holding a wake-up waits this long at most for the budget's reset (a whole window
+    # when windows are short: `dialing.inline_wait`); a longer wait hands the contact back to
+    # the dispatcher instead of occupying the worker.
     max_inline_wait: float = 3.0
     # Points this process took ahead from the shared budget (see `dialer.lease`).
     lease: Lease = field(init=False)
