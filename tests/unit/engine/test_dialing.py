@@ -259,26 +259,31 @@ def test_a_reset_moments_away_is_waited_for_in_place(
     assert clock.utc() >= start + dt.timedelta(seconds=1)
 
 
+def five_second_windows(dialer: Dialer, engine: Engine, clock: Clock) -> Dialer:
+    """The test's dialer, on an account whose windows last 5 seconds."""
+    settings = dialer.settings.model_copy(update={"window_seconds_guess": 5.0})
+    return Dialer(settings, engine, dialer.client, now=clock.utc, sleep=clock.sleep)
+
+
+def run_dry_until(engine: Engine, dialer: Dialer, reset_at: dt.datetime) -> None:
+    """The budget row has no points left until `reset_at`."""
+    with transaction(engine) as session:
+        pacing.load(session, dialer.settings, dialer.now())
+        session.execute(update(Budget).values(minute_remaining=0, minute_reset_at=reset_at))
+
+
 def test_with_short_windows_a_reset_a_whole_window_away_is_waited_for_in_place(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator, clock: Clock
 ) -> None:
     # The row ran dry early in a 5-second window: the reset is further than `max_inline_wait`,
     # yet handing the wake-up back would only send the window's last wake-ups away from the
     # processes whose leases still hold points.
-    short = Dialer(
-        dialer.settings.model_copy(update={"window_seconds_guess": 5.0}),
-        sqlite_engine,
-        dialer.client,
-        now=clock.utc,
-        sleep=clock.sleep,
-    )
+    short = five_second_windows(dialer, sqlite_engine, clock)
     _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     start = clock.utc()
     reset_at = start + dt.timedelta(seconds=4.5)
-    with transaction(sqlite_engine) as session:
-        pacing.load(session, short.settings, start)
-        session.execute(update(Budget).values(minute_remaining=0, minute_reset_at=reset_at))
+    run_dry_until(sqlite_engine, short, reset_at)
 
     assert short.max_inline_wait < 4.5
     assert dialing.place_call(short, cid).status == "placed"
@@ -291,20 +296,12 @@ def test_with_short_windows_a_reset_a_whole_window_away_is_waited_for_in_place(
 def test_with_short_windows_a_reset_beyond_the_window_still_hands_the_contact_back(
     dialer: Dialer, sqlite_engine: Engine, simulator: Simulator, clock: Clock
 ) -> None:
-    short = Dialer(
-        dialer.settings.model_copy(update={"window_seconds_guess": 5.0}),
-        sqlite_engine,
-        dialer.client,
-        now=clock.utc,
-        sleep=clock.sleep,
-    )
+    short = five_second_windows(dialer, sqlite_engine, clock)
     _, [cid] = dialable_campaign(sqlite_engine, phones(1))
     queue(sqlite_engine, cid)
     start = clock.utc()
     reset_at = start + dt.timedelta(seconds=50)  # the day's reset, say: not the window's
-    with transaction(sqlite_engine) as session:
-        pacing.load(session, short.settings, start)
-        session.execute(update(Budget).values(minute_remaining=0, minute_reset_at=reset_at))
+    run_dry_until(sqlite_engine, short, reset_at)
 
     assert dialing.place_call(short, cid).status == "waiting for the minute budget"
 
