@@ -73,7 +73,7 @@ def _ask_the_kernel() -> bool:
     return prctl is not None and prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
 
 
-def _watch(keeper: int) -> threading.Thread:
+def _watch(keeper: int) -> None:
     """Send this process SIGTERM once its parent is no longer `keeper` (it died: orphans are
     handed to another process)."""
 
@@ -82,6 +82,4 @@ def _watch(keeper: int) -> threading.Thread:
             time.sleep(WATCH_INTERVAL)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    thread = threading.Thread(target=watch, name="dialer-parent-watch", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=watch, name="dialer-parent-watch", daemon=True).start()
