@@ -15,7 +15,8 @@ Takes the soak's arguments. Writes to the directory `REFILL_PROBE_OUT`:
   request's time (to line the windows up with the passes);
 - `log.jsonl`: every request the simulator logged (time, method, outcome, fault), and
   `attempts.jsonl`: every attempt (reserved at, outcome, contact, the contact's
-  `next_attempt_at`), read before the scratch database is dropped.
+  `next_attempt_at`, answered at: a cut request's time to its cut), read before the scratch
+  database is dropped.
 
 It changes no behaviour: each part of `dispatch.tick` is wrapped, and `_capacity` is the same
 arithmetic with its terms written down.
@@ -149,7 +150,8 @@ def install() -> None:
         with engine.connect() as conn, (OUT / "attempts.jsonl").open("w") as out:
             for r in conn.execute(
                 text(
-                    "SELECT a.requested_at, a.outcome, a.contact_id, c.next_attempt_at"
+                    "SELECT a.requested_at, a.outcome, a.contact_id, c.next_attempt_at,"
+                    " a.answered_at"
                     " FROM attempts a JOIN contacts c ON c.id = a.contact_id"
                 )
             ):
@@ -160,6 +162,7 @@ def install() -> None:
                             str(r[1]),
                             r[2],
                             r[3].timestamp() if r[3] else None,
+                            r[4].timestamp() if r[4] else None,
                         ]
                     )
                     + "\n"
