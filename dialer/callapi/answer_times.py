@@ -8,11 +8,13 @@ read timeout of `start.*` is therefore fitted to the answers the provider really
 
 - `floor` keeps a normal provider from ever being cut (a few seconds, well above its answers);
   `ceiling` is the configured read timeout, which nothing exceeds.
-- Until `least` answers are known, the ceiling holds: nothing is fitted to too few samples.
-- A request that timed out is recorded at the timeout it had (all we know is "at least that").
-  When more than 5 % of the recent requests time out, the percentile reaches the timeout, and
-  the next one is `factor` times longer: a provider that became slow for everyone gets its
-  timeout back within a few requests, up to the ceiling, rather than every request cut.
+- Until `least` requests are known, the ceiling holds: nothing is fitted to too few samples.
+- The percentile is of the requests that were answered. A request that timed out says only
+  "at least the timeout", so it is counted, not fitted: while no more than a fifth of the recent
+  requests time out, they are a few hung answers and cost only themselves. When more do, the
+  provider has become slow for many, and the ceiling holds until it answers in time again.
+  (Fitting the cuts too would lift the timeout whenever a steady 3 % of hung answers reached the
+  percentile's 5 % by chance, and the hung ones would then hold their threads for it, in bursts.)
 
 A cut `start.*` is ambiguous (the call may exist) and goes to the `list.calls` look-up, as any
 lost answer does, so a shorter timeout never dials anyone twice. One instance per process, shared
@@ -31,6 +33,9 @@ QUANTILE = 0.95
 # Answers remembered: enough for a stable 95th percentile, few enough to follow a change.
 KEEP = 200
 LEAST = 20
+# The share of recent requests timed out above which the provider is slow for many, not hung for
+# a few: far above a steady few percent of hung answers, even by chance, over KEEP requests.
+SLOW_FOR_MANY = 0.2
 
 
 class AnswerTimes:
@@ -53,7 +58,8 @@ class AnswerTimes:
         self.quantile = quantile
         self.least = least
         self.clock = clock
-        self._seconds: deque[float] = deque(maxlen=keep)
+        # (seconds, cut): how long each recent request took, and whether it timed out.
+        self._seconds: deque[tuple[float, bool]] = deque(maxlen=keep)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -67,16 +73,25 @@ class AnswerTimes:
             return len(self._seconds)
 
     def record(self, seconds: float) -> None:
-        """An answer came after `seconds` (or a request timed out after them)."""
+        """An answer came after `seconds`."""
         with self._lock:
-            self._seconds.append(max(seconds, 0.0))
+            self._seconds.append((max(seconds, 0.0), False))
+
+    def record_cut(self, seconds: float) -> None:
+        """A request timed out after `seconds`."""
+        with self._lock:
+            self._seconds.append((max(seconds, 0.0), True))
 
     def timeout(self) -> float:
         """The read timeout for the next request."""
         with self._lock:
             if len(self._seconds) < self.least:
                 return self.ceiling
-            high = percentile(sorted(self._seconds), self.quantile)
+            answered = sorted(seconds for seconds, cut in self._seconds if not cut)
+            cuts = len(self._seconds) - len(answered)
+        if cuts > SLOW_FOR_MANY * (cuts + len(answered)):
+            return self.ceiling
+        high = percentile(answered, self.quantile)
         return min(max(self.factor * high, self.floor), self.ceiling)
 
 

@@ -54,10 +54,31 @@ def test_the_timeout_is_factor_times_the_95th_percentile() -> None:
     assert times.timeout() == 8.0
 
 
+def cut(times: AnswerTimes, *seconds: float) -> AnswerTimes:
+    """`times`, with requests that timed out after these seconds recorded."""
+    for s in seconds:
+        times.record_cut(s)
+    return times
+
+
 def test_a_few_hung_requests_do_not_lift_the_timeout() -> None:
-    # 3 % of the answers hang (recorded at the timeout they had): the percentile ignores them.
-    answers = [0.3] * 97 + [2.0] * 3
-    assert fed(tracker(), *answers).timeout() == 2.0
+    times = cut(fed(tracker(), *[0.3] * 97), *[2.0] * 3)
+    assert times.timeout() == 2.0
+
+
+def test_hung_requests_above_the_percentile_still_cost_only_themselves() -> None:
+    # A tenth of the last 200 hung: counted among the answers, they would be the 95th percentile
+    # and lift the timeout to 8 s. Up to a fifth, the answered ones alone are fitted.
+    times = cut(fed(tracker(keep=200), *[0.3] * 160), *[2.0] * 40)
+    assert times.timeout() == 2.0
+
+
+def test_more_than_a_fifth_timed_out_is_a_slow_provider_and_gets_the_ceiling() -> None:
+    times = cut(fed(tracker(keep=100), *[0.3] * 79), *[2.0] * 21)
+    assert times.timeout() == 30.0
+    # It answers in time again (in 1 s): the cuts leave the window and the fit returns.
+    fed(times, *[1.0] * 100)
+    assert times.timeout() == 4.0
 
 
 def test_the_ceiling_is_never_exceeded() -> None:
@@ -71,15 +92,17 @@ def test_a_floor_above_the_ceiling_is_the_ceiling() -> None:
 def test_a_provider_slow_for_everyone_gets_its_timeout_back_quickly() -> None:
     times = fed(tracker(keep=100), *[0.3] * 100)
     assert times.timeout() == 2.0
-    # Every answer now takes 10 s: each request is cut at the timeout it had, which grows.
+    # Every answer now takes 10 s: each request is cut at the 2-s timeout, until more than a fifth
+    # of the last 100 were, then answered at the ceiling.
     seen = []
     for _ in range(30):
         timeout = times.timeout()
         seen.append(timeout)
-        times.record(min(timeout, 10.0))
-    assert seen[0] == 2.0
-    assert seen[-1] == 30.0
-    assert sorted(seen) == seen
+        if timeout < 10.0:
+            times.record_cut(timeout)
+        else:
+            times.record(10.0)
+    assert seen == [2.0] * 21 + [30.0] * 9
 
 
 def test_only_the_most_recent_answers_count() -> None:
