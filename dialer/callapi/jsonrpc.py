@@ -8,7 +8,8 @@
 - Every failure leaves as one of `dialer.callapi.errors`: httpx's exceptions are translated in
   one place (`_transport_error`), JSON-RPC error objects by mnemonic (the endpoint's `classify`).
 - `metadata` is read from every reply, success or error: `limits` into `Reply.limits` /
-  `ApiError.limits` and `JsonRpcEndpoint.last_limits`, `total_items` into `Reply.total_items`.
+  `ApiError.limits` and `JsonRpcEndpoint.last_limits`, with the seconds the reply took
+  (`Limits.read_in`), `total_items` into `Reply.total_items`.
 - Timeouts are always set; the read timeout of the `creates` methods (`start.*`) may be fitted
   to the provider's recent answer times (`dialer.callapi.answer_times`). Secrets
   (`access_token`, `password`) never reach logs, reprs or errors.
@@ -25,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self, TypeGuard
 
@@ -238,10 +239,12 @@ class JsonRpcEndpoint:
 
     def _exchange(self, method: str, request_id: str, body: dict[str, Any]) -> Reply:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        sent = self._clock()
         try:
             response = self._post(method, content)
         except httpx.HTTPError as exc:
             raise self._transport_error(method, exc) from exc
+        read_in = max(0.0, self._clock() - sent)
         reply_body = self._json_rpc_body(method, response)
         error = reply_body.get("error")
         safe_error = (
@@ -261,7 +264,7 @@ class JsonRpcEndpoint:
             )
         limits = find_limits(reply_body)
         if limits is not None:
-            self.last_limits = limits
+            self.last_limits = limits = replace(limits, read_in=read_in)
         _check_id(method, request_id, reply_body)
         if safe_error is not None:
             raise self._classify(safe_error, limits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _FIELDS = (
@@ -27,10 +27,13 @@ class Limits:
     minute_limit: int
     minute_remaining: int
     minute_reset: float
+    # Seconds the reply took to come back: the provider read these numbers somewhere within them.
+    # Ours, not the provider's: not in `as_dict`, and no part of what the limits are.
+    read_in: float = field(default=0.0, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape the provider uses."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def from_mapping(cls, raw: Any) -> Limits | None:

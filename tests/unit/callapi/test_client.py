@@ -278,6 +278,22 @@ def test_limits_from_a_success_reply(reply: dict[str, Any]) -> None:
     assert client.last_limits == EXPECTED_LIMITS
 
 
+def test_limits_carry_the_seconds_their_reply_took() -> None:
+    clock = Clock(1_000.0)
+
+    def slow_reply(_: dict[str, Any]) -> dict[str, Any]:
+        clock.advance(20.0)
+        return ok({"call_session_id": 7}, metadata={"limits": LIMITS})
+
+    client = keyed(FakeApi(slow_reply), clock=clock)
+    started = client.start_call("start.informer_call", doc_params("start.informer_call"))
+    assert started.limits is not None
+    assert started.limits.read_in == 20.0
+    # The provider's numbers alone are the limits: the time is ours, compared and sent nowhere.
+    assert started.limits == EXPECTED_LIMITS
+    assert started.limits.as_dict() == LIMITS
+
+
 def _error_with_limits(where: str) -> dict[str, Any]:
     reply = fail("limit_exceeded", -32029, params={"limit_type": "minute"})
     if where == "error.data.metadata":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from dialer import pacing
@@ -151,3 +152,28 @@ def test_our_own_guess_of_a_reset_gives_way_to_a_later_reading() -> None:
     b.observed_at = seconds(-70)  # read in the window before: this reset is our guess
     pacing.observe(b, limits(remaining=9, reset=59.9), seconds(0.5), seconds(0.5))
     assert b.minute_reset_at == seconds(60.4)
+
+
+def test_a_reply_sent_in_the_window_before_leaves_this_ones_count_alone() -> None:
+    """A reply that took 20 s was counted by the provider in an earlier window; its reset, counted
+    from when it was read, would look like this window's, and its count would take this
+    window's points from the row."""
+    b = budget(remaining=9)
+    b.observed_at = seconds(0.2)
+    stale = dataclasses.replace(limits(remaining=3, reset=59.0), read_in=20.0)
+    pacing.observe(b, stale, seconds(1), seconds(1))
+    assert (b.minute_remaining, b.minute_reset_at, b.observed_at) == (9, seconds(60), seconds(0.2))
+
+
+def test_a_slow_reply_sent_in_this_window_is_taken() -> None:
+    b = budget(remaining=9)
+    slow = dataclasses.replace(limits(remaining=3, reset=40.0), read_in=15.0)
+    pacing.observe(b, slow, seconds(20), seconds(20))
+    assert b.minute_remaining == 3
+
+
+def test_a_stale_reply_still_brings_its_limits() -> None:
+    b = budget(remaining=9)
+    stale = dataclasses.replace(limits(remaining=3, reset=59.0, limit=4), read_in=20.0)
+    pacing.observe(b, stale, seconds(1), seconds(1))
+    assert (b.minute_limit, b.minute_remaining) == (4, 4)
