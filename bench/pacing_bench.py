@@ -154,9 +154,12 @@ def dialer_worker_command(concurrency: int) -> list[str]:
     ]
 
 
-def wait_until_done(database_url: str, timeout: float, poll: float = 0.2) -> float:
-    """Run the dispatcher here until the campaign completes; returns the seconds it took. A
-    database restarted under the run is ridden out (said on stderr)."""
+def wait_until_done(
+    database_url: str, timeout: float, poll: float = 0.2, *, dispatch: bool = True
+) -> float:
+    """Run the dispatcher here (unless `dispatch` is off: another process does) until the
+    campaign completes; returns the seconds it took. A database restarted under the run is ridden
+    out (said on stderr)."""
     from dialer.db import engine_for, transaction
     from dialer.models import Campaign, CampaignState
     from dialer.runner import dispatch_forever
@@ -164,7 +167,8 @@ def wait_until_done(database_url: str, timeout: float, poll: float = 0.2) -> flo
     stop = threading.Event()
     thread = threading.Thread(target=dispatch_forever, args=(stop, 0.25), daemon=True)
     started = time.monotonic()
-    thread.start()
+    if dispatch:
+        thread.start()
     try:
         while time.monotonic() - started < timeout:
             try:
@@ -179,7 +183,8 @@ def wait_until_done(database_url: str, timeout: float, poll: float = 0.2) -> flo
         raise TimeoutError(f"the campaign did not complete in {timeout} s")
     finally:
         stop.set()
-        thread.join()
+        if dispatch:
+            thread.join()
 
 
 def flush_broker() -> None:

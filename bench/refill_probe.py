@@ -29,6 +29,7 @@ import datetime as dt
 import functools
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -224,6 +225,8 @@ def watch_database(stop: threading.Event) -> None:
 def main() -> None:
     """Run the soak with the probe installed; write the passes when it ends."""
     OUT.mkdir(parents=True, exist_ok=True)
+    # The probe wraps the dispatcher's functions, so the dispatcher must run in this process.
+    sys.argv.append("--dispatch-here")
     install()
     stop = threading.Event()
     watcher = threading.Thread(target=watch_database, args=(stop,), daemon=True)

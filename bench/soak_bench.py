@@ -7,9 +7,11 @@ a simulator that answers some `start.*` requests late and cuts some connections.
 
 Each run takes a fresh PostgreSQL database, its own queue on Redis db 12 (`SOAK_BROKER_URL`; not
 db 13, which `bench.pacing_bench` flushes as its counter's), the simulator in this
-process (as `bench.pacing_bench` does) and `--workers` Celery worker processes (threads pool);
-the dispatcher runs here too. Every `--sample` seconds it records the resident memory of every
-process (VmRSS), the broker queue's depth and the calls placed so far. At the end:
+process (as `bench.pacing_bench` does), `--workers` Celery worker processes (threads pool) and
+the dispatcher in a process of its own (`bench.dispatcher`; in this one with `--dispatch-here`),
+so that the simulator's memory, which keeps every call placed, is not counted as the dialer's.
+Every `--sample` seconds it records the resident memory of every process (VmRSS), the broker
+queue's depth and the calls placed so far. At the end:
 
 - memory first / last / max per process, and the queue depth at most;
 - per full simulator window: points spent ÷ the limit (utilization) and calls placed ÷ the limit
@@ -31,12 +33,14 @@ import contextlib
 import json
 import logging
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.pacing_bench import (
+    ROOT,
     dialer_worker_command,
     machine,
     prepare_campaign,
@@ -152,6 +157,36 @@ class ResentCounter(logging.Handler):
         """Add up the N of each re-send warning."""
         if record.getMessage().startswith("re-sending") and isinstance(record.args, tuple):
             self.resent += int(str(record.args[0]))
+
+
+def resent_in(log: Path) -> int:
+    """The wake-ups a dispatcher running in its own process re-sent as lost, from its log."""
+    if not log.exists():
+        return 0
+    return sum(int(n) for n in re.findall(r"re-sending (\d+) wake-ups", log.read_text()))
+
+
+@contextlib.contextmanager
+def dispatcher_process(here: bool, log: Path) -> Iterator[subprocess.Popen[bytes] | None]:
+    """The dispatcher in a process of its own (`bench.dispatcher`), or None when `here`."""
+    if here:
+        yield None
+        return
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.dispatcher", "0.25"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def queue_depth(broker: redis.Redis, queue: str) -> int:
@@ -310,8 +345,14 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         queue = configure(args, url, server.url, workdir / "home")
         prepare_campaign(url, args.contacts)
         command = dialer_worker_command(args.concurrency)
-        with workers(command, args.workers, workdir / "w.log") as processes:
-            pids = {"bench (simulator, dispatcher)": os.getpid()}
+        with (
+            workers(command, args.workers, workdir / "w.log") as processes,
+            dispatcher_process(args.dispatch_here, workdir / "dispatcher.log") as dispatcher,
+        ):
+            if dispatcher is None:
+                pids = {"bench (simulator, dispatcher)": os.getpid()}
+            else:
+                pids = {"bench (simulator)": os.getpid(), "dispatcher": dispatcher.pid}
             pids.update({f"worker {i}": p.pid for i, p in enumerate(processes)})
 
             def progress() -> dict[str, int]:
@@ -326,7 +367,9 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             sampler.start()
             started = time.monotonic()
             try:
-                elapsed = wait_until_done(url, timeout=args.timeout, poll=1.0)
+                elapsed = wait_until_done(
+                    url, timeout=args.timeout, poll=1.0, dispatch=args.dispatch_here
+                )
                 finished = True
             except (TimeoutError, KeyboardInterrupt):
                 # Out of time (or stopped by hand): what it did so far is still worth checking.
@@ -351,10 +394,11 @@ def run_campaign(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             **windows(log, args.window, args.limit),
             "memory_mib": samples.memory(),
             "queue_depth_max": samples.queue_depth_max(),
-            "wakeups_resent": resent.resent,
+            "wakeups_resent": resent.resent + resent_in(workdir / "dispatcher.log"),
             # Between the first and last samples, so that start-up and shutdown are not counted.
             "worker_cpu_ms_per_call": round(1000 * samples.cpu(worker_names) / placed, 2),
             "bench_cpu_ms_per_call": round(1000 * samples.cpu(list(pids)[:1]) / placed, 2),
+            "dispatcher_cpu_ms_per_call": round(1000 * samples.cpu(["dispatcher"]) / placed, 2),
             "open_contacts": open_contacts(url),
             "invariants": invariants(
                 url, server, queue, args.limit, args.window, finished=finished
@@ -386,6 +430,11 @@ def parse_args() -> argparse.Namespace:
         "--timeout", type=float, default=6 * 3600.0, help="stop early (paused) after this long"
     )
     parser.add_argument("--no-fit", dest="fit", action="store_false")
+    parser.add_argument(
+        "--dispatch-here",
+        action="store_true",
+        help="run the dispatcher in this process, beside the simulator (bench.refill_probe does)",
+    )
     parser.add_argument("--compare", action="store_true", help="fixed, then fitted timeout")
     return parser.parse_args()
 
