@@ -89,7 +89,7 @@ class AnswerTimes:
                 return self.ceiling
             answered = sorted(seconds for seconds, cut in self._seconds if not cut)
             cuts = len(self._seconds) - len(answered)
-        if cuts > SLOW_FOR_MANY * (cuts + len(answered)):
+        if not answered or cuts > SLOW_FOR_MANY * (cuts + len(answered)):
             return self.ceiling
         high = percentile(answered, self.quantile)
         return min(max(self.factor * high, self.floor), self.ceiling)

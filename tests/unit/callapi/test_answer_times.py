@@ -61,6 +61,10 @@ def cut(times: AnswerTimes, *seconds: float) -> AnswerTimes:
     return times
 
 
+def test_with_nothing_answered_yet_the_ceiling_holds() -> None:
+    assert tracker(least=0).timeout() == 30.0
+
+
 def test_a_few_hung_requests_do_not_lift_the_timeout() -> None:
     times = cut(fed(tracker(), *[0.3] * 97), *[2.0] * 3)
     assert times.timeout() == 2.0
