@@ -144,15 +144,18 @@ def refund(budget: Budget, cost: int, reservation: Reservation, now: dt.datetime
 def observe(budget: Budget, limits: Limits, observed_at: dt.datetime, now: dt.datetime) -> None:
     """Take the provider's numbers from a reply: its limits, what remains and when it resets.
 
-    What remains, and the resets, only from a reply whose request left in the row's window: one
-    sent before it may have been counted in the window before, and its reset, counted from when
-    the reply was read, then looks like this window's. (In the soak, 20-s answers in 5-s windows
-    were read as the current window's and took up to 90 of its 300 points from the row.)
+    What remains, and the resets, only from a reply whose request left in the row's window (give
+    or take `SAME_WINDOW`, the latencies by which the row's reset and a request's arrival differ
+    from when they were read and sent): one sent earlier may have been counted in the window
+    before, and its reset, counted from when the reply was read, then looks like this window's.
+    (In the soak, 20-s answers in 5-s windows were read as the current window's and took up to
+    90 of its 300 points from the row.)
     """
     read_reset = reset_was_read(budget)
     budget.minute_limit = limits.minute_limit
     budget.day_limit = limits.day_limit
-    if observed_at - dt.timedelta(seconds=limits.read_in) >= _window_start(budget):
+    sent_at = observed_at - dt.timedelta(seconds=limits.read_in)
+    if sent_at >= _window_start(budget) - SAME_WINDOW:
         budget.observed_at = observed_at
         minute_reset_at = observed_at + dt.timedelta(seconds=limits.minute_reset)
         day_reset_at = observed_at + dt.timedelta(seconds=limits.day_reset)
