@@ -165,6 +165,15 @@ def test_a_reply_sent_in_the_window_before_leaves_this_ones_count_alone() -> Non
     assert (b.minute_remaining, b.minute_reset_at, b.observed_at) == (9, seconds(60), seconds(0.2))
 
 
+def test_a_reply_sent_a_latency_before_the_rows_window_began_is_this_windows() -> None:
+    """The row's reset is read late by a reply's way back, and a request the provider counted at
+    its window's start left a latency before it: such a reply is this window's."""
+    b = budget(remaining=9)
+    just_before = dataclasses.replace(limits(remaining=3, reset=59.9), read_in=0.1)
+    pacing.observe(b, just_before, seconds(0.05), seconds(0.05))
+    assert b.minute_remaining == 3
+
+
 def test_a_slow_reply_sent_in_this_window_is_taken() -> None:
     b = budget(remaining=9)
     slow = dataclasses.replace(limits(remaining=3, reset=40.0), read_in=15.0)
