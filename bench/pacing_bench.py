@@ -108,13 +108,18 @@ def workers(command: list[str], count: int, log: Path) -> Iterator[list[subproce
     try:
         yield processes
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop `processes`: SIGTERM to all, then SIGKILL to any still running 20 s later."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:

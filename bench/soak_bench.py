@@ -54,6 +54,7 @@ from bench.pacing_bench import (
     dialer_worker_command,
     machine,
     prepare_campaign,
+    stop_processes,
     wait_until_done,
     workers,
 )
@@ -182,11 +183,7 @@ def dispatcher_process(here: bool, log: Path) -> Iterator[subprocess.Popen[bytes
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_processes([process])
 
 
 def queue_depth(broker: redis.Redis, queue: str) -> int:
